@@ -1,0 +1,86 @@
+"""From encoded sentences to training batches: downsampling, reduced windows, strided buckets.
+
+For one chunk of whole sentences this module does, vectorised:
+
+1. downsampling: token ``t`` is kept when ``sample_int[t] >= U`` with ``U`` uniform in [0, 2**32);
+2. reduced windows: each kept centre draws ``b`` uniform in [0, window) and uses ``w = window - b``
+   (``shrink_windows=False``: ``w = window``); contexts are the kept tokens of the same sentence at
+   distance 1..w, so dropped tokens do not count towards the distance (as gensim);
+3. bucketing by ``w``: centres sharing a window size form dense ``(B, 2w)`` context tables, so no slot
+   is wasted on a shorter window (only sentence ends leave masked slots);
+4. striding: batch ``t`` of a bucket holds its centres ``t, t + n_batches, t + 2 n_batches, ...``, so
+   the centres of one step are far apart in the text and their windows do not overlap. Updating
+   neighbouring centres in one step is what costs a plain large-batch SGD its quality (measured: 13.4%
+   analogies with 1,024 consecutive centres per step against 16.3% strided, gensim 15.7%).
+
+Batches come out in an order that interleaves the buckets, each tagged with the fraction of the chunk
+done before it, from which the engine computes the learning rate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Batch:
+    centres: torch.Tensor    # (B,) int64 word ids
+    contexts: torch.Tensor   # (B, 2w) int64 word ids (0 in masked slots)
+    mask: torch.Tensor       # (B, 2w) float32: 1 for a real context, 0 for a slot past a sentence end
+    position: float          # fraction of the chunk done before this batch, in [0, 1)
+
+
+@dataclass
+class Chunk:
+    batches: list            # Batch objects in training order
+    effective_words: int     # tokens kept after downsampling
+    raw_words: int           # every token of the chunk's sentences, out-of-vocabulary ones included
+    sentences: int           # sentences in the chunk
+
+
+def offsets(w: int) -> torch.Tensor:
+    """``[-w, ..., -1, 1, ..., w]`` as int64, shape (2w,)."""
+    return torch.cat([torch.arange(-w, 0), torch.arange(1, w + 1)])
+
+
+def make_chunk(ids: torch.Tensor, sentence_of: torch.Tensor, raw_words: int, sentences: int, *,
+               sample_int: torch.Tensor | None, window: int, shrink_windows: bool, batch_size: int,
+               generator: torch.Generator) -> Chunk:
+    """Turn the tokens ``ids`` (N,) of whole sentences (``sentence_of`` (N,) sentence numbers) into batches."""
+    if sample_int is not None and len(ids):
+        draw = torch.randint(0, 2**32, (len(ids),), generator=generator, dtype=torch.int64)   # (N,)
+        keep = sample_int[ids] >= draw
+        ids, sentence_of = ids[keep], sentence_of[keep]                                       # (n,)
+    n = len(ids)
+    if shrink_windows:
+        wsize = window - torch.randint(0, window, (n,), generator=generator)                  # (n,) in [1, window]
+    else:
+        wsize = torch.full((n,), window, dtype=torch.int64)
+    pieces = []
+    for w in range(1, window + 1):
+        pos = torch.nonzero(wsize == w).squeeze(-1)                                           # (n_w,)
+        if len(pos) == 0:
+            continue
+        n_batches = -(-len(pos) // batch_size)
+        # strided order: bucket element i goes to batch i % n_batches
+        order = torch.argsort(torch.arange(len(pos)) % n_batches, stable=True)
+        pos = pos[order]
+        cpos = pos[:, None] + offsets(w)[None, :]                                             # (n_w, 2w)
+        inside = (cpos >= 0) & (cpos < n)
+        cpos = cpos.clamp_(0, max(n - 1, 0))
+        valid = inside & (sentence_of[cpos] == sentence_of[pos][:, None])
+        contexts = torch.where(valid, ids[cpos], torch.zeros((), dtype=ids.dtype))
+        centres, mask = ids[pos], valid.to(torch.float32)
+        sizes = [len(pos) // n_batches + (1 if t < len(pos) % n_batches else 0) for t in range(n_batches)]
+        start = 0
+        for t, size in enumerate(sizes):
+            sl = slice(start, start + size)
+            pieces.append(((t + 0.5) / n_batches, Batch(centres[sl], contexts[sl], mask[sl], 0.0)))
+            start += size
+    pieces.sort(key=lambda item: item[0])
+    batches = []
+    for i, (_, batch) in enumerate(pieces):
+        batch.position = i / len(pieces)
+        batches.append(batch)
+    return Chunk(batches, n, raw_words, sentences)

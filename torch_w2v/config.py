@@ -1,0 +1,102 @@
+"""The one source of training settings: gensim's keyword names and defaults, plus torch_w2v's own.
+
+``Word2Vec.__init__`` takes its defaults from :data:`DEFAULTS`; the engine reads a frozen
+:class:`TrainConfig`. Every field either changes what training does or is rejected by :func:`validate`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from dataclasses import dataclass
+
+MAX_WORDS_IN_BATCH = 10000  # gensim's batch_words default and its per-sentence cut (not applied here)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # --- gensim's Word2Vec keywords, same names and defaults -------------------------------------------
+    vector_size: int = 100          # embedding dimension; time and memory grow linearly with it
+    alpha: float = 0.025            # learning rate at the start of training
+    window: int = 5                 # max distance centre<->context; each centre draws a window in [1, window]
+    min_count: int = 5              # words rarer than this are dropped from the vocabulary
+    max_vocab_size: int | None = None  # prune rare words while scanning when the raw vocabulary grows past this
+    sample: float = 1e-3            # downsampling threshold of frequent words (0 = off; >= 1 = a raw count)
+    seed: int = 1                   # seeds the initial vectors and every random draw of training
+    workers: int = 3                # CPU threads for torch ops (gensim: worker threads)
+    min_alpha: float = 0.0001       # learning rate at the end, reached linearly
+    sg: int = 0                     # 1 = skip-gram, 0 = CBOW
+    hs: int = 0                     # 1 = hierarchical softmax output layer
+    negative: int = 5               # noise words per positive example (0 = no negative sampling)
+    ns_exponent: float = 0.75       # noise distribution is count ** ns_exponent
+    cbow_mean: int = 1              # CBOW input: 1 = mean of context vectors, 0 = their sum
+    epochs: int = 5                 # passes over the corpus
+    null_word: int = 0              # 1 = add a '\0' padding word to the vocabulary (as gensim does)
+    sorted_vocab: int = 1           # 1 = sort the vocabulary by descending count
+    batch_words: int = MAX_WORDS_IN_BATCH  # gensim's job size: the learning rate is recomputed this often
+    compute_loss: bool = False      # accumulate the training loss (costs a few extra ops per step)
+    max_final_vocab: int | None = None  # cap on the vocabulary size, by raising the effective min_count
+    shrink_windows: bool = True     # draw a reduced window per centre (False: always the full window)
+    # --- torch_w2v's own ---------------------------------------------------------------------------
+    device: str | None = None       # "cpu", "cuda", "cuda:1", ...; None = CUDA when available, else CPU
+    batch_size: int | None = None   # centre words per SGD step; None = 2048 on CPU, 16384 on CUDA.
+    #                                 Larger is faster; quality holds because a step's centres are spread
+    #                                 across the corpus (see docs/engine.md), tested up to 16384.
+    chunk_words: int = 1 << 20      # corpus tokens prepared at once; bounds the engine's working memory
+
+
+DEFAULTS = TrainConfig()
+FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}. Pass {name}={max(minimum, 1)} or more.")
+    return value
+
+
+def validate(cfg: TrainConfig) -> TrainConfig:
+    """Raise a clear ``ValueError``/``TypeError`` for a setting that cannot work; return ``cfg``."""
+    _check_int("vector_size", cfg.vector_size, 1)
+    _check_int("window", cfg.window, 1)
+    _check_int("min_count", cfg.min_count, 0)
+    _check_int("epochs", cfg.epochs, 1)
+    _check_int("negative", cfg.negative, 0)
+    _check_int("workers", cfg.workers, 1)
+    _check_int("batch_words", cfg.batch_words, 1)
+    _check_int("chunk_words", cfg.chunk_words, 1)
+    if cfg.batch_size is not None:
+        _check_int("batch_size", cfg.batch_size, 1)
+    if cfg.max_vocab_size is not None:
+        _check_int("max_vocab_size", cfg.max_vocab_size, 1)
+    if cfg.max_final_vocab is not None:
+        _check_int("max_final_vocab", cfg.max_final_vocab, 1)
+    for name in ("alpha", "min_alpha", "sample", "ns_exponent"):
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{name} must be a number, got {value!r}.")
+        if value != value:
+            raise ValueError(f"{name} must be a number, got NaN.")
+    if cfg.alpha <= 0:
+        raise ValueError(f"alpha must be > 0, got {cfg.alpha}. The usual value is 0.025 (skip-gram) or 0.05.")
+    if cfg.min_alpha < 0:
+        raise ValueError(f"min_alpha must be >= 0, got {cfg.min_alpha}.")
+    if cfg.sample < 0:
+        raise ValueError(f"sample must be >= 0, got {cfg.sample}. Use 0 to turn downsampling off.")
+    if cfg.sg not in (0, 1):
+        raise ValueError(f"sg must be 0 (CBOW) or 1 (skip-gram), got {cfg.sg!r}.")
+    if cfg.hs not in (0, 1):
+        raise ValueError(f"hs must be 0 or 1, got {cfg.hs!r}.")
+    if cfg.cbow_mean not in (0, 1):
+        raise ValueError(f"cbow_mean must be 0 or 1, got {cfg.cbow_mean!r}.")
+    if not cfg.hs and not cfg.negative:
+        raise ValueError(
+            "You must set either 'hs' or 'negative' to be positive for proper training. "
+            "When both 'hs=0' and 'negative=0', there will be no training. Pass negative=5 (the default).")
+    return cfg
+
+
+def replace(cfg: TrainConfig, **changes) -> TrainConfig:
+    """A validated copy of ``cfg`` with ``changes`` applied."""
+    return validate(dataclasses.replace(cfg, **changes))

@@ -1,0 +1,88 @@
+"""Export to gensim: KeyedVectors from any SkipGramNeg, and a full gensim Word2Vec from a torch_w2v one."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from gensim.models import KeyedVectors
+
+
+def to_keyed_vectors(model_or_vectors, keys, counts=None) -> KeyedVectors:
+    """The input embeddings of a :class:`~torch_w2v.SkipGramNeg` (or a ``(V, D)`` array) as KeyedVectors.
+
+    Parameters
+    ----------
+    model_or_vectors : SkipGramNeg, torch.Tensor or numpy.ndarray
+        A model (its ``in_embed`` weights are used) or the ``(V, D)`` vectors themselves.
+    keys : sequence of str
+        The word of each row, ``len(keys) == V``.
+    counts : sequence of int, optional
+        Corpus counts per row, stored as the ``count`` vecattr (used by ``save_word2vec_format`` to
+        order rows and by gensim's evaluations). Without counts, rows keep their order.
+
+    Examples
+    --------
+    >>> from torch_w2v import SkipGramNeg
+    >>> kv = to_keyed_vectors(SkipGramNeg(3, 4), ["a", "b", "c"], counts=[5, 3, 1])
+    >>> kv.vectors.shape
+    (3, 4)
+    """
+    weights = model_or_vectors
+    if hasattr(weights, "in_embed"):
+        weights = weights.in_embed.weight
+    if isinstance(weights, torch.Tensor):
+        weights = weights.detach().to("cpu", torch.float32).numpy()
+    vectors = np.array(weights, dtype=np.float32, copy=True)
+    keys = list(keys)
+    if vectors.ndim != 2 or len(keys) != vectors.shape[0]:
+        raise ValueError(f"keys has {len(keys)} entries but the vectors have shape {vectors.shape}; "
+                         f"pass one key per row.")
+    if len(set(keys)) != len(keys):
+        raise ValueError("keys contains duplicates; each row needs its own word.")
+    kv = KeyedVectors(vectors.shape[1], count=len(keys), dtype=np.float32)
+    kv.add_vectors(keys, vectors)
+    if counts is not None:
+        counts = np.asarray(counts, dtype=np.int64)
+        if counts.shape != (len(keys),):
+            raise ValueError(f"counts has shape {counts.shape}; it needs one count per key ({len(keys)}).")
+        kv.allocate_vecattrs(attrs=["count"], types=[int])
+        kv.expandos["count"][:] = counts
+    return kv
+
+
+def copy_keyed_vectors(wv: KeyedVectors) -> KeyedVectors:
+    """A deep copy of ``wv`` (keys, vectors and every vecattr)."""
+    out = KeyedVectors(wv.vector_size, count=0, dtype=np.float32)
+    out.index_to_key = list(wv.index_to_key)
+    out.key_to_index = dict(wv.key_to_index)
+    out.vectors = np.array(wv.vectors, dtype=np.float32, copy=True)
+    out.expandos = {k: np.array(v, copy=True) for k, v in wv.expandos.items()}
+    out.vectors_lockf = np.array(getattr(wv, "vectors_lockf", np.ones(1, dtype=np.float32)), copy=True)
+    out.norms = None
+    return out
+
+
+GENSIM_SETTINGS = ("vector_size", "alpha", "window", "min_count", "max_vocab_size", "sample", "seed", "workers",
+                   "min_alpha", "sg", "hs", "negative", "ns_exponent", "cbow_mean", "epochs", "null_word",
+                   "sorted_vocab", "batch_words", "compute_loss", "comment", "max_final_vocab",
+                   "shrink_windows")
+
+
+def to_gensim(model):
+    """A ``gensim.models.Word2Vec`` with the same settings, vocabulary and weights, which gensim can train on."""
+    from gensim.models import Word2Vec as GensimWord2Vec
+
+    settings = {name: getattr(model, name) for name in GENSIM_SETTINGS}
+    settings["hashfxn"] = model.hashfxn
+    out = GensimWord2Vec(**settings)
+    out.wv = copy_keyed_vectors(model.wv)
+    for name in ("corpus_count", "corpus_total_words", "effective_min_count", "train_count",
+                 "total_train_time", "min_alpha_yet_reached", "running_training_loss", "raw_vocab"):
+        if hasattr(model, name):
+            setattr(out, name, getattr(model, name))
+    if model.negative:
+        out.syn1neg = np.array(model.syn1neg, dtype=np.float32, copy=True)
+        out.make_cum_table()
+    if model.hs:
+        out.syn1 = np.array(model.syn1, dtype=np.float32, copy=True)
+        out.create_binary_tree()
+    return out

@@ -1,0 +1,258 @@
+"""Vocabulary: counting, pruning, trimming, sorting, downsampling, noise and Huffman tables.
+
+Each rule reproduces gensim 4.4 (``gensim/models/word2vec.py`` and ``keyedvectors.py``) exactly, so that
+the same corpus and settings give the same ``index_to_key``, counts, ``sample_int`` and ``cum_table``;
+``tests/test_vocab.py`` compares against gensim itself. The vocabulary lives in a gensim
+``KeyedVectors`` (``index_to_key``, ``key_to_index`` and the ``count`` / ``sample_int`` / ``code`` /
+``point`` vecattrs), so ``model.wv`` is the real gensim object.
+"""
+from __future__ import annotations
+
+import heapq
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from gensim import utils as gensim_utils
+
+logger = logging.getLogger("torch_w2v")
+
+
+@dataclass
+class ScanResult:
+    raw_vocab: dict                 # word -> count, in order of first appearance (pruned if max_vocab_size)
+    total_words: int                # raw tokens seen, pruned words included
+    corpus_count: int               # sentences seen
+    min_reduce: int = 1             # the pruning threshold reached (1 = never pruned)
+
+
+@dataclass
+class VocabReport:
+    drop_unique: int = 0
+    retain_total: int = 0
+    downsample_unique: int = 0
+    downsample_total: int = 0
+    num_retained_words: int = 0
+    messages: list = field(default_factory=list)
+
+    def as_dict(self):
+        return {"drop_unique": self.drop_unique, "retain_total": self.retain_total,
+                "downsample_unique": self.downsample_unique, "downsample_total": self.downsample_total,
+                "num_retained_words": self.num_retained_words}
+
+
+def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000) -> ScanResult:
+    """Count words of an iterable of token lists, pruning as gensim does when over ``max_vocab_size``.
+
+    Pruning: whenever the raw vocabulary grows past ``max_vocab_size``, words with a count below
+    ``min_reduce`` (subject to ``trim_rule``) are removed and ``min_reduce`` grows by one.
+    """
+    vocab = Counter()
+    total_words = 0
+    min_reduce = 1
+    sentence_no = -1
+    for sentence_no, sentence in enumerate(sentences):
+        if sentence_no == 0 and isinstance(sentence, str):
+            logger.warning(
+                "Each 'sentences' item should be a list of words (usually unicode strings). "
+                "First item here is instead plain %s.", type(sentence))
+        if progress_per and sentence_no % progress_per == 0:
+            logger.info("PROGRESS: at sentence #%i, processed %i words, keeping %i word types",
+                        sentence_no, total_words, len(vocab))
+        try:
+            vocab.update(sentence)
+        except TypeError:
+            raise TypeError(
+                f"sentence #{sentence_no} of the corpus is {sentence!r} (type {type(sentence).__name__}), "
+                f"not a list of string tokens. Pass an iterable of token lists, e.g. [['hello', 'world'], ...], "
+                f"or a LineSentence-format file as corpus_file=...") from None
+        total_words += len(sentence)
+        if max_vocab_size and len(vocab) > max_vocab_size:
+            gensim_utils.prune_vocab(vocab, min_reduce, trim_rule=trim_rule)
+            min_reduce += 1
+    return ScanResult(dict(vocab), total_words, sentence_no + 1, min_reduce)
+
+
+def effective_min_count(raw_vocab: dict, min_count: int, max_final_vocab: int | None) -> int:
+    """``min_count`` raised so that at most ``max_final_vocab`` words survive (gensim's rule)."""
+    if max_final_vocab is None:
+        return min_count
+    calc_min_count = 1
+    if max_final_vocab < len(raw_vocab):
+        ranked = sorted(raw_vocab.values(), reverse=True)
+        calc_min_count = ranked[max_final_vocab] + 1
+    return max(calc_min_count, min_count)
+
+
+def keep(word, count, min_count, trim_rule=None) -> bool:
+    """gensim's ``keep_vocab_item``: ``trim_rule`` may force keep/discard, else ``count >= min_count``."""
+    return gensim_utils.keep_vocab_item(word, count, min_count, trim_rule)
+
+
+def downsample_ints(counts: np.ndarray, sample: float, retain_total: int) -> tuple[np.ndarray, float, int]:
+    """Per-word keep probability scaled to uint32, as gensim's ``sample_int``.
+
+    ``p = (sqrt(c / t) + 1) * t / c`` capped at 1, with ``t = sample * retain_total`` (``sample < 1``),
+    ``t = int(sample * (3 + sqrt 5) / 2)`` (``sample >= 1``) or no downsampling (``sample == 0``).
+    Returns ``(sample_int, downsample_total, downsample_unique)``.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if not sample:
+        threshold = float(retain_total)
+    elif sample < 1.0:
+        threshold = sample * retain_total
+    else:
+        threshold = float(int(sample * (3 + np.sqrt(5)) / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prob = (np.sqrt(counts / threshold) + 1) * (threshold / counts)
+    below = prob < 1.0
+    prob = np.where(below, prob, 1.0)
+    downsample_total = float(np.where(below, prob * counts, counts).sum())
+    return (prob * (2**32 - 1)).astype(np.uint32), downsample_total, int(below.sum())
+
+
+def sort_permutation(counts: np.ndarray) -> np.ndarray:
+    """gensim's descending-count order: ties end up in *reverse* order of first appearance."""
+    counts = np.asarray(counts, dtype=np.int64)
+    indices = np.arange(len(counts))
+    return np.lexsort((-indices, -counts))
+
+
+def make_cum_table(counts: np.ndarray, ns_exponent: float, domain: int = 2**31 - 1) -> np.ndarray:
+    """Cumulative ``count ** ns_exponent`` scaled to ``domain`` (uint32), bit-identical to gensim's."""
+    powered = np.array([int(c) ** float(ns_exponent) for c in counts], dtype=np.float64)
+    cumulative = np.cumsum(powered)  # sequential float64 sums, as gensim's Python loop
+    if len(cumulative) == 0:
+        return np.zeros(0, dtype=np.uint32)
+    total = cumulative[-1]
+    return np.array([round(x) for x in (cumulative / total * domain)], dtype=np.uint32)
+
+
+class _Node(tuple):
+    """A Huffman heap entry ``(count, index, left, right)`` ordered by count alone, as gensim's Heapitem
+    (so ties fall where heapq's sift puts them, which the codes depend on)."""
+    __slots__ = ()
+
+    def __lt__(self, other):
+        return self[0] < other[0]
+
+
+def huffman(counts: np.ndarray) -> tuple[list, list]:
+    """Huffman codes (uint8 arrays) and inner-node points (uint32 arrays) per word, as gensim builds them."""
+    n = len(counts)
+    heap = [_Node((int(c), i, None, None)) for i, c in enumerate(counts)]
+    heapq.heapify(heap)
+    for i in range(n - 1):
+        min1, min2 = heapq.heappop(heap), heapq.heappop(heap)
+        heapq.heappush(heap, _Node((min1[0] + min2[0], i + n, min1, min2)))
+    codes = [None] * n
+    points = [None] * n
+    if not heap:
+        return codes, points
+    stack = [(heap[0], np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.uint32))]
+    while stack:
+        node, code, point = stack.pop()
+        if node[1] < n:
+            codes[node[1]], points[node[1]] = code, point
+        else:
+            point = np.append(point, np.uint32(node[1] - n)).astype(np.uint32)
+            stack.append((node[2], np.append(code, np.uint8(0)).astype(np.uint8), point))
+            stack.append((node[3], np.append(code, np.uint8(1)).astype(np.uint8), point))
+    return codes, points
+
+
+def prepare(wv, raw_vocab: dict, *, min_count: int, sample: float, max_final_vocab=None, trim_rule=None,
+            null_word=0, sorted_vocab=1, update=False, dry_run=False) -> tuple[VocabReport, int]:
+    """Apply ``min_count``/``trim_rule``/``max_final_vocab``, counts and ``sample_int`` to ``wv``.
+
+    ``update=True`` adds new words after the existing ones and adds counts, as gensim's online update.
+    Returns the report and the effective min_count. ``wv`` is untouched when ``dry_run``.
+    """
+    report = VocabReport()
+    min_count_eff = effective_min_count(raw_vocab, min_count, max_final_vocab)
+    retain_words = []
+    if not update:
+        keys = []
+        for word, v in raw_vocab.items():
+            if keep(word, v, min_count_eff, trim_rule):
+                keys.append(word)
+                report.retain_total += v
+            else:
+                report.drop_unique += 1
+        retain_words = keys
+        if not dry_run:
+            wv.index_to_key = list(keys)
+            wv.key_to_index = {w: i for i, w in enumerate(keys)}
+            wv.allocate_vecattrs(attrs=["count"], types=[int])
+            wv.expandos["count"][:] = np.array([raw_vocab[w] for w in keys], dtype=np.int64)
+    else:
+        new_words, pre_exist = [], []
+        for word, v in raw_vocab.items():
+            if keep(word, v, min_count_eff, trim_rule):
+                (pre_exist if wv.has_index_for(word) else new_words).append(word)
+                report.retain_total += v
+            else:
+                report.drop_unique += 1
+        retain_words = new_words + pre_exist
+        if not dry_run:
+            for word in new_words:
+                wv.key_to_index[word] = len(wv.index_to_key)
+                wv.index_to_key.append(word)
+            wv.allocate_vecattrs(attrs=["count"], types=[int])
+            added = np.array([raw_vocab.get(w, 0) for w in wv.index_to_key], dtype=np.int64)
+            wv.expandos["count"][:] = wv.expandos["count"] + added
+    report.num_retained_words = len(retain_words)
+
+    retained_counts = np.array([raw_vocab[w] for w in retain_words], dtype=np.int64)
+    sample_int, report.downsample_total, report.downsample_unique = downsample_ints(
+        retained_counts, sample, report.retain_total)
+    if not dry_run:
+        wv.allocate_vecattrs(attrs=["sample_int"], types=[np.uint32])
+        rows = np.array([wv.key_to_index[w] for w in retain_words], dtype=np.int64)
+        wv.expandos["sample_int"][rows] = sample_int
+        if null_word:
+            word = "\0"
+            wv.key_to_index[word] = len(wv)
+            wv.index_to_key.append(word)
+            wv.set_vecattr(word, "count", 1)
+        if sorted_vocab and not update:
+            _sort(wv)
+    report.downsample_total = int(report.downsample_total)
+    return report, min_count_eff
+
+
+def _sort(wv):
+    """Reorder ``wv``'s keys and vecattrs into gensim's descending-count order (no vectors yet)."""
+    if not len(wv):
+        return
+    order = sort_permutation(wv.expandos["count"])
+    wv.index_to_key = [wv.index_to_key[i] for i in order]
+    wv.allocate_vecattrs()
+    for name in wv.expandos:
+        wv.expandos[name] = wv.expandos[name][order]
+    if len(wv.vectors):
+        wv.vectors = wv.vectors[order]
+    wv.key_to_index = {w: i for i, w in enumerate(wv.index_to_key)}
+
+
+def set_huffman(wv):
+    """Store Huffman ``code`` and ``point`` vecattrs on ``wv`` (for hierarchical softmax)."""
+    codes, points = huffman(wv.expandos["count"])
+    wv.allocate_vecattrs(attrs=["code", "point"], types=[object, object])
+    for i in range(len(wv)):
+        wv.expandos["code"][i] = codes[i]
+        wv.expandos["point"][i] = points[i]
+    logger.info("built huffman tree with maximum node depth %i", max((len(c) for c in codes), default=0))
+
+
+def init_vectors(n_words: int, vector_size: int, seed: int, prior: np.ndarray | None = None) -> np.ndarray:
+    """gensim 4.4's initial input vectors: ``default_rng(seed)`` uniform in [-1/d, 1/d); prior rows kept."""
+    rng = np.random.default_rng(seed=seed)
+    vectors = rng.random((n_words, vector_size), dtype=np.float32)  # (V, D) in [0, 1)
+    vectors *= 2.0
+    vectors -= 1.0
+    vectors /= vector_size
+    if prior is not None and len(prior):
+        vectors[: prior.shape[0], : prior.shape[1]] = prior
+    return vectors

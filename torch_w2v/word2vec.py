@@ -1,0 +1,545 @@
+"""``torch_w2v.Word2Vec``: gensim 4's Word2Vec API over the PyTorch engine.
+
+The class keeps gensim's constructor, attributes and methods so that existing programs run unchanged;
+the work is delegated: vocabulary rules to :mod:`torch_w2v.vocab`, corpus reading to
+:mod:`torch_w2v.corpus`, training to :mod:`torch_w2v.engine`, files to :mod:`torch_w2v.persist`.
+``model.wv`` is a real ``gensim.models.KeyedVectors``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections import defaultdict
+
+import numpy as np
+import torch
+from gensim.models import KeyedVectors
+from gensim.utils import call_on_class_only
+
+from . import config as config_mod
+from . import corpus as corpus_mod
+from . import persist
+from . import vocab as vocab_mod
+from .config import DEFAULTS as D
+from .config import TrainConfig
+from .engine import Engine, Schedule, Tables, resolve_device, torch_threads
+from .export import GENSIM_SETTINGS, to_gensim
+from .model import SkipGramNeg
+from .progress import Progress
+
+logger = logging.getLogger("torch_w2v")
+
+
+class Word2Vec:
+    """Train word2vec with PyTorch; a drop-in replacement for ``gensim.models.Word2Vec``.
+
+    Takes gensim 4's keywords, in the same order and with the same defaults (see gensim's documentation
+    for each), plus torch_w2v's keyword-only options:
+
+    Parameters
+    ----------
+    device : str, optional
+        ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; default: CUDA when available, else CPU.
+    batch_size : int, optional
+        Centre words per SGD step (default 2048 on CPU, 16384 on CUDA).
+    chunk_words : int, optional
+        Corpus tokens prepared at once (default 2**20); bounds the engine's working memory.
+    progress : bool, optional
+        Show a progress bar (tqdm) while training, besides the log lines.
+
+    Examples
+    --------
+    >>> from torch_w2v import Word2Vec
+    >>> sentences = [["cat", "say", "meow"], ["dog", "say", "woof"]]
+    >>> model = Word2Vec(sentences, vector_size=10, min_count=1, sg=1, epochs=2, device="cpu")
+    >>> model.wv["cat"].shape
+    (10,)
+    """
+
+    def __init__(self, sentences=None, corpus_file=None, vector_size=D.vector_size, alpha=D.alpha,
+                 window=D.window, min_count=D.min_count, max_vocab_size=D.max_vocab_size, sample=D.sample,
+                 seed=D.seed, workers=D.workers, min_alpha=D.min_alpha, sg=D.sg, hs=D.hs, negative=D.negative,
+                 ns_exponent=D.ns_exponent, cbow_mean=D.cbow_mean, hashfxn=hash, epochs=D.epochs,
+                 null_word=D.null_word, trim_rule=None, sorted_vocab=D.sorted_vocab,
+                 batch_words=D.batch_words, compute_loss=D.compute_loss, callbacks=(), comment=None,
+                 max_final_vocab=D.max_final_vocab, shrink_windows=D.shrink_windows, *,
+                 device=D.device, batch_size=D.batch_size, chunk_words=D.chunk_words, progress=False):
+        self.vector_size = vector_size
+        self.layer1_size = vector_size
+        self.alpha, self.min_alpha = float(alpha), float(min_alpha)
+        self.window, self.shrink_windows = window, bool(shrink_windows)
+        self.min_count, self.max_vocab_size, self.max_final_vocab = min_count, max_vocab_size, max_final_vocab
+        self.sample, self.seed, self.workers = sample, seed, workers
+        self.sg, self.hs, self.negative = sg, hs, negative
+        self.ns_exponent, self.cbow_mean = ns_exponent, cbow_mean
+        self.hashfxn, self.epochs, self.null_word = hashfxn, epochs, null_word
+        self.sorted_vocab, self.batch_words = sorted_vocab, batch_words
+        self.compute_loss, self.comment = bool(compute_loss), comment
+        self.device, self.batch_size, self.chunk_words = device, batch_size, chunk_words
+        self.progress = progress
+        self._config()  # validates every setting now, before any work
+        if self.device is not None:
+            resolve_device(self.device)
+        self._check_supported()
+
+        self.running_training_loss = 0.0
+        self.epoch_losses = []
+        self.min_alpha_yet_reached = float(alpha)
+        self.corpus_count = 0
+        self.corpus_total_words = 0
+        self.effective_min_count = min_count
+        self.train_count = 0
+        self.total_train_time = 0.0
+        self.cum_table = None
+        self.raw_vocab = None
+        self.syn1neg = None
+        self.lifecycle_events = []
+        self.random = np.random.default_rng(seed)
+        self.wv = KeyedVectors(vector_size)
+        self.wv.vectors_lockf = np.ones(1, dtype=np.float32)  # 0.0 freezes a word's input vector
+        self.load = call_on_class_only  # gensim: load() is a classmethod; calling it on an instance fails
+
+        if sentences is not None or corpus_file is not None:
+            corpus_mod.check(sentences, corpus_file, passes=epochs + 1)
+            self.build_vocab(sentences, corpus_file, trim_rule=trim_rule)
+            self.train(sentences, corpus_file, total_examples=self.corpus_count,
+                       total_words=self.corpus_total_words, epochs=self.epochs, start_alpha=self.alpha,
+                       end_alpha=self.min_alpha, compute_loss=self.compute_loss, callbacks=callbacks)
+        else:
+            if trim_rule is not None:
+                logger.warning(
+                    "The rule, if given, is only used to prune vocabulary during build_vocab() "
+                    "and is not stored as part of the model. Model initialized without sentences. "
+                    "trim_rule provided, if any, will be ignored.")
+            if callbacks:
+                logger.warning(
+                    "Callbacks are no longer retained by the model, so must be provided whenever "
+                    "training is triggered, as in initialization with a corpus or calling `train()`. "
+                    "The callbacks provided in this initialization without triggering train will "
+                    "be ignored.")
+        self.add_lifecycle_event("created", params=str(self))
+
+    # ------------------------------------------------------------------------------------ settings
+    def _config(self) -> TrainConfig:
+        """The current settings as a validated, frozen :class:`TrainConfig`."""
+        values = {name: getattr(self, name) for name in config_mod.FIELDS}
+        return config_mod.validate(TrainConfig(**values))
+
+    def _check_supported(self):
+        if self.sg != 1:
+            raise NotImplementedError(
+                f"sg={self.sg} (CBOW) is not supported yet by torch_w2v; pass sg=1 for skip-gram.")
+        if self.hs:
+            raise NotImplementedError(
+                f"hs={self.hs} (hierarchical softmax) is not supported yet by torch_w2v; pass hs=0, negative=5.")
+
+    def add_lifecycle_event(self, event_name, log_level=logging.INFO, **event):
+        """Record an event in ``lifecycle_events`` (kept in saved models) and log it, as gensim does."""
+        event = dict(event, event=event_name)
+        self.lifecycle_events.append(event)
+        if log_level:
+            logger.log(log_level, "%s lifecycle event %s", type(self).__name__, event)
+
+    def __str__(self):
+        return "%s<vocab=%s, vector_size=%s, alpha=%s>" % (
+            type(self).__name__, len(self.wv.index_to_key), self.wv.vector_size, self.alpha)
+
+    __repr__ = __str__
+
+    # ----------------------------------------------------------------------------------- vocabulary
+    def build_vocab(self, corpus_iterable=None, corpus_file=None, update=False, progress_per=10000,
+                    keep_raw_vocab=False, trim_rule=None, **kwargs):
+        """Scan the corpus and build the vocabulary and initial weights, exactly as gensim does.
+
+        ``update=True`` adds the corpus's new words to an existing vocabulary, keeping trained rows.
+        """
+        corpus_mod.check(corpus_iterable, corpus_file, passes=1)
+        total_words, corpus_count = self.scan_vocab(corpus_iterable, corpus_file, progress_per=progress_per,
+                                                    trim_rule=trim_rule)
+        self.corpus_count, self.corpus_total_words = corpus_count, total_words
+        report = self.prepare_vocab(update=update, keep_raw_vocab=keep_raw_vocab, trim_rule=trim_rule, **kwargs)
+        report["memory"] = self.estimate_memory(vocab_size=report["num_retained_words"])
+        self.prepare_weights(update=update)
+        self.add_lifecycle_event("build_vocab", update=update, trim_rule=str(trim_rule))
+        if not len(self.wv):
+            logger.warning("the vocabulary is empty: none of the %i words of the corpus occurs min_count=%s "
+                           "times; lower min_count or pass a larger corpus.", total_words, self.min_count)
+
+    def scan_vocab(self, corpus_iterable=None, corpus_file=None, progress_per=10000, workers=None,
+                   trim_rule=None):
+        logger.info("collecting all words and their counts")
+        sentences = corpus_mod.sentences_of(corpus_iterable, corpus_file)
+        result = vocab_mod.scan(sentences, self.max_vocab_size, trim_rule, progress_per)
+        self.raw_vocab = result.raw_vocab
+        logger.info("collected %i word types from a corpus of %i raw words and %i sentences",
+                    len(self.raw_vocab), result.total_words, result.corpus_count)
+        return result.total_words, result.corpus_count
+
+    def build_vocab_from_freq(self, word_freq, keep_raw_vocab=False, corpus_count=None, trim_rule=None,
+                              update=False):
+        """Build the vocabulary from a ``{word: count}`` dict instead of a corpus."""
+        logger.info("Processing provided word frequencies")
+        self.raw_vocab = dict(word_freq)
+        logger.info("collected %i unique word types, with total frequency of %i",
+                    len(self.raw_vocab), sum(self.raw_vocab.values()))
+        self.corpus_count = corpus_count or 0
+        report = self.prepare_vocab(keep_raw_vocab=keep_raw_vocab, trim_rule=trim_rule, update=update)
+        report["memory"] = self.estimate_memory(vocab_size=report["num_retained_words"])
+        self.prepare_weights(update=update)
+
+    def prepare_vocab(self, update=False, keep_raw_vocab=False, trim_rule=None, min_count=None, sample=None,
+                      dry_run=False):
+        """Apply ``min_count``, ``trim_rule``, ``max_final_vocab``, ``sample`` and sorting to the raw counts."""
+        min_count = min_count or self.min_count
+        sample = sample or self.sample
+        if not update and not dry_run:
+            self.min_count, self.sample = min_count, sample
+        if update and not len(self.wv):
+            raise RuntimeError(
+                "You cannot do an online vocabulary-update of a model which has no prior vocabulary. "
+                "First build the vocabulary of your model with a corpus before doing an online update.")
+        report, self.effective_min_count = vocab_mod.prepare(
+            self.wv, self.raw_vocab, min_count=min_count, sample=sample, max_final_vocab=self.max_final_vocab,
+            trim_rule=trim_rule, null_word=self.null_word, sorted_vocab=self.sorted_vocab, update=update,
+            dry_run=dry_run)
+        logger.info("effective_min_count=%i retains %i unique words (drops %i)",
+                    self.effective_min_count, report.num_retained_words, report.drop_unique)
+        logger.info("sample=%g downsamples %i most-common words", sample, report.downsample_unique)
+        if not dry_run and not keep_raw_vocab:
+            self.raw_vocab = defaultdict(int)
+        if not dry_run:
+            if self.hs:
+                self.create_binary_tree()
+            if self.negative:
+                self.make_cum_table()
+        return report.as_dict()
+
+    def make_cum_table(self, domain=2**31 - 1):
+        """The noise table: cumulative ``count ** ns_exponent`` scaled to ``domain`` (uint32)."""
+        self.cum_table = vocab_mod.make_cum_table(self.wv.expandos.get("count", np.zeros(0, np.int64)),
+                                                  self.ns_exponent, domain)
+
+    def create_binary_tree(self):
+        vocab_mod.set_huffman(self.wv)
+
+    def estimate_memory(self, vocab_size=None, report=None):
+        """Bytes needed for the vocabulary and weights of ``vocab_size`` words (gensim's estimate)."""
+        vocab_size = vocab_size or len(self.wv)
+        report = report or {}
+        report["vocab"] = vocab_size * (700 if self.hs else 500)
+        report["vectors"] = vocab_size * self.vector_size * 4
+        if self.hs:
+            report["syn1"] = vocab_size * self.layer1_size * 4
+        if self.negative:
+            report["syn1neg"] = vocab_size * self.layer1_size * 4
+        report["total"] = sum(report.values())
+        logger.info("estimated required memory for %i words and %i dimensions: %i bytes",
+                    vocab_size, self.vector_size, report["total"])
+        return report
+
+    def prepare_weights(self, update=False):
+        if not update:
+            self.init_weights()
+        else:
+            self.update_weights()
+
+    def init_weights(self):
+        """Initial weights: input vectors drawn as gensim 4.4 draws them, output weights zero."""
+        logger.info("resetting layer weights")
+        self.wv.vectors = vocab_mod.init_vectors(len(self.wv), self.vector_size, self.seed)
+        self.wv.norms = None
+        self.wv.allocate_vecattrs()
+        if self.hs:
+            self.syn1 = np.zeros((len(self.wv), self.layer1_size), dtype=np.float32)
+        if self.negative:
+            self.syn1neg = np.zeros((len(self.wv), self.layer1_size), dtype=np.float32)
+
+    def update_weights(self):
+        """Grow the weights after a vocabulary update: old rows kept, new rows drawn fresh."""
+        logger.info("updating layer weights")
+        if not len(self.wv.vectors):
+            raise RuntimeError(
+                "You cannot do an online vocabulary-update of a model which has no prior vocabulary. "
+                "First build the vocabulary of your model with a corpus before doing an online update.")
+        old = len(self.wv.vectors)
+        self.wv.vectors = vocab_mod.init_vectors(len(self.wv), self.vector_size, self.seed, prior=self.wv.vectors)
+        self.wv.norms = None
+        self.wv.allocate_vecattrs()
+        gained = len(self.wv.vectors) - old
+        if self.hs:
+            self.syn1 = np.vstack([self.syn1, np.zeros((gained, self.layer1_size), dtype=np.float32)])
+        if self.negative:
+            self.syn1neg = np.vstack([self.syn1neg, np.zeros((gained, self.layer1_size), dtype=np.float32)])
+
+    # ------------------------------------------------------------------------------------- training
+    def _check_training_sanity(self, epochs=None, total_examples=None, total_words=None):
+        if not self.hs and not self.negative:
+            raise ValueError(
+                "You must set either 'hs' or 'negative' to be positive for proper training. "
+                "When both 'hs=0' and 'negative=0', there will be no training.")
+        if self.hs and self.negative:
+            logger.warning(
+                "Both hierarchical softmax and negative sampling are activated. This is probably a mistake. "
+                "You should set either 'hs=0' or 'negative=0' to disable one of them. ")
+        if self.alpha > self.min_alpha_yet_reached:
+            logger.warning("Effective 'alpha' higher than previous training cycles")
+        if not self.wv.key_to_index:
+            raise RuntimeError(
+                "you must first build vocabulary before training the model: the vocabulary is empty. Call "
+                "build_vocab(corpus) first; if you did, no word reached min_count=%s, so lower min_count or "
+                "pass a larger corpus." % self.min_count)
+        if not len(self.wv.vectors):
+            raise RuntimeError("you must initialize vectors before training the model")
+        if total_words is None and total_examples is None:
+            raise ValueError(
+                "You must specify either total_examples or total_words, for proper learning-rate "
+                "and progress calculations. If you've just built the vocabulary using the same corpus, using "
+                "the count cached in the model is sufficient: total_examples=model.corpus_count.")
+        if epochs is None or epochs <= 0:
+            raise ValueError(f"You must specify an explicit epochs count (got epochs={epochs!r}). "
+                             f"The usual value is epochs=model.epochs.")
+
+    def train(self, corpus_iterable=None, corpus_file=None, total_examples=None, total_words=None, epochs=None,
+              start_alpha=None, end_alpha=None, word_count=0, queue_factor=2, report_delay=1.0,
+              compute_loss=False, callbacks=()):
+        """Train the weights on a corpus; returns ``(effective_words, raw_words)`` summed over epochs.
+
+        As in gensim, ``epochs`` and one of ``total_examples`` (sentences) or ``total_words`` (raw words)
+        are required; the learning rate falls linearly from ``start_alpha`` (default ``alpha``) to
+        ``end_alpha`` (default ``min_alpha``) over all epochs of this call. ``queue_factor`` sets how many
+        chunks of batches are prepared ahead; ``report_delay`` is the seconds between progress log lines.
+        """
+        self.alpha = start_alpha or self.alpha
+        self.min_alpha = end_alpha or self.min_alpha
+        self.epochs = epochs
+        self._check_training_sanity(epochs=epochs, total_examples=total_examples, total_words=total_words)
+        corpus_mod.check(corpus_iterable, corpus_file, passes=epochs)
+        if word_count:
+            raise NotImplementedError(f"word_count={word_count!r} is not supported (gensim 4 ignores it too); "
+                                      f"leave it at 0 and pass start_alpha/end_alpha to shape the schedule.")
+        if int(queue_factor) < 1:
+            raise ValueError(f"queue_factor must be >= 1, got {queue_factor!r}.")
+        self._check_supported()
+        cfg = dataclasses.replace(self._config(), compute_loss=bool(compute_loss))
+        self.compute_loss = bool(compute_loss)
+        self.running_training_loss = 0.0
+        self.epoch_losses = []
+        self.add_lifecycle_event(
+            "train", msg=(f"training model with {self.workers} workers on {len(self.wv)} vocabulary and "
+                          f"{self.layer1_size} features, using sg={self.sg} hs={self.hs} sample={self.sample} "
+                          f"negative={self.negative} window={self.window} shrink_windows={self.shrink_windows}"))
+
+        start = time.perf_counter()
+        encoded = corpus_mod.encode(corpus_mod.sentences_of(corpus_iterable, corpus_file), self.wv.key_to_index)
+        by_sentences = bool(total_examples)
+        total_units = total_examples if by_sentences else total_words
+        schedule = Schedule(self.alpha, self.min_alpha, epochs, max(float(total_units or 0), 1.0), by_sentences)
+        for callback in callbacks:
+            callback.on_train_begin(self)
+
+        device = resolve_device(self.device)
+        trained, raw = 0, 0
+        with torch_threads(self.workers), _Weights(self, device) as weights:
+            engine = Engine(cfg, weights.syn0, weights.syn1neg, weights.tables(),
+                            seed=_mix(self.seed, self.train_count), device=device, prefetch=int(queue_factor))
+            progress = Progress(self, epochs, encoded, total_words or encoded.total_raw_words,
+                                report_delay=report_delay, bar=self.progress)
+            for epoch in range(epochs):
+                for callback in callbacks:
+                    callback.on_epoch_begin(self)
+                progress.epoch_begin(epoch)
+                stats = engine.run_epoch(encoded, epoch, schedule, progress=progress.update)
+                weights.sync_to_numpy()
+                trained += stats.effective_words
+                raw += stats.raw_words
+                self.min_alpha_yet_reached = stats.last_alpha
+                self.epoch_losses.append(stats.loss)
+                self.running_training_loss = float(sum(self.epoch_losses))
+                _check_finite(weights.syn0, self.alpha, epoch)
+                progress.epoch_end(epoch, stats, total_examples=total_examples, total_words=total_words,
+                                   is_corpus_file=corpus_file is not None)
+                for callback in callbacks:
+                    callback.on_epoch_end(self)
+            progress.close()
+        elapsed = time.perf_counter() - start
+        self.total_train_time += elapsed
+        self.add_lifecycle_event("train", msg=(
+            f"training on {raw} raw words ({trained} effective words) took {elapsed:.1f}s, "
+            f"{trained / max(elapsed, 1e-9):.0f} effective words/s"))
+        self.train_count += 1
+        self.wv.norms = None
+        for callback in callbacks:
+            callback.on_train_end(self)
+        return trained, raw
+
+    def get_latest_training_loss(self):
+        """Loss summed over all epochs of the latest ``train()`` call (float64; needs ``compute_loss=True``)."""
+        return self.running_training_loss
+
+    # ------------------------------------------------------------------------------------- the model
+    @property
+    def module(self) -> SkipGramNeg:
+        """The weights as a :class:`SkipGramNeg` whose tensors share memory with ``wv.vectors``/``syn1neg``."""
+        counts = torch.as_tensor(self.wv.expandos["count"], dtype=torch.float64) if len(self.wv) else None
+        noise = counts.pow(self.ns_exponent).float() if counts is not None else None
+        return SkipGramNeg.from_weights(torch.from_numpy(_writeable(self.wv, "vectors")),
+                                        torch.from_numpy(self._out_weights()), noise_dist=noise)
+
+    def _out_weights(self):
+        if self.syn1neg is None or not isinstance(self.syn1neg, np.ndarray):
+            raise RuntimeError("the model has no output weights yet; call build_vocab first.")
+        if not (self.syn1neg.flags.c_contiguous and self.syn1neg.flags.writeable
+                and self.syn1neg.dtype == np.float32):
+            self.syn1neg = np.array(self.syn1neg, dtype=np.float32, order="C")
+        return self.syn1neg
+
+    def to_gensim(self):
+        """This model as a ``gensim.models.Word2Vec`` (settings, vocabulary, weights), trainable by gensim."""
+        return to_gensim(self)
+
+    # ------------------------------------------------------------------------------------ persistence
+    def save(self, fname, **gensim_options):
+        """Save the whole model to ``fname`` in torch_w2v's safe format (see :mod:`torch_w2v.persist`).
+
+        gensim's storage options (``separately``, ``sep_limit``, ``ignore``, ``pickle_protocol``) concern its
+        pickle layout and have no meaning for this format; they are accepted and have no effect.
+        """
+        unknown = set(gensim_options) - {"separately", "sep_limit", "ignore", "pickle_protocol"}
+        if unknown:
+            raise TypeError(f"save() got unexpected keyword argument(s) {sorted(unknown)}.")
+        persist.save_payload(_to_payload(self), fname)
+
+    @classmethod
+    def load(cls, fname, mmap=None, **kwargs):
+        """Load a model written by :meth:`save`. Refuses pickles: a model file cannot run code.
+
+        ``mmap='r'`` memory-maps the weights instead of reading them into memory.
+        """
+        if kwargs:
+            raise TypeError(f"load() got unexpected keyword argument(s) {sorted(kwargs)}.")
+        payload = persist.load_payload(fname, mmap=mmap is not None)
+        return _from_payload(cls, payload, fname)
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _mix(seed, count):
+    return (int(seed) * 1_000_003 + int(count) * 7919 + 12345) % (2**63 - 1)
+
+
+def _writeable(wv, name):
+    array = getattr(wv, name)
+    if not (isinstance(array, np.ndarray) and array.flags.c_contiguous and array.flags.writeable
+            and array.dtype == np.float32) or isinstance(array, np.memmap):
+        array = np.array(array, dtype=np.float32, order="C")
+        setattr(wv, name, array)
+    return array
+
+
+def _check_finite(syn0, alpha, epoch):
+    if not bool(torch.isfinite(syn0).all()):
+        raise FloatingPointError(
+            f"training diverged in epoch {epoch}: the vectors hold NaN or inf. The learning rate alpha={alpha} "
+            f"is probably too high for this corpus; try alpha=0.025 (skip-gram's default) or lower.")
+
+
+class _Weights:
+    """The model's numpy weights as tensors on the training device, copied back after each epoch on GPU."""
+
+    def __init__(self, model, device):
+        self.model, self.device = model, device
+
+    def __enter__(self):
+        m = self.model
+        self.np_syn0 = _writeable(m.wv, "vectors")
+        self.np_syn1neg = m._out_weights()
+        self.syn0 = torch.from_numpy(self.np_syn0).to(self.device)        # (V, D), shared on CPU
+        self.syn1neg = torch.from_numpy(self.np_syn1neg).to(self.device)  # (V, D), shared on CPU
+        return self
+
+    def tables(self) -> Tables:
+        m, dev = self.model, self.device
+        sample = m.wv.expandos.get("sample_int")
+        sample_int = None
+        if sample is not None and len(sample) and bool((sample < np.uint32(2**32 - 1)).any()):
+            sample_int = torch.from_numpy(sample.astype(np.int64))  # read on CPU by the batch producer
+        cum = torch.from_numpy(np.asarray(m.cum_table, dtype=np.int64)).to(dev) if m.negative else None
+        lockf = np.asarray(getattr(m.wv, "vectors_lockf", np.ones(1)), dtype=np.float32)
+        lock = None
+        if len(lockf) and not bool((lockf == 1.0).all()):
+            full = lockf[np.arange(len(m.wv)) % len(lockf)]
+            lock = torch.from_numpy(full).to(dev)[:, None]                  # (V, 1)
+        return Tables(sample_int, cum, lock)
+
+    def sync_to_numpy(self):
+        if self.device.type != "cpu":
+            self.np_syn0[...] = self.syn0.cpu().numpy()
+            self.np_syn1neg[...] = self.syn1neg.cpu().numpy()
+
+    def __exit__(self, *exc):
+        self.sync_to_numpy()
+        return False
+
+
+def _to_payload(model) -> dict:
+    wv = model.wv
+    settings = {name: getattr(model, name) for name in GENSIM_SETTINGS}
+    settings.update(device=model.device, batch_size=model.batch_size, chunk_words=model.chunk_words)
+    if model.hashfxn is not hash:
+        logger.warning("hashfxn=%r is not saved (gensim 4 does not use it either); the loaded model has "
+                       "hashfxn=hash.", model.hashfxn)
+    state = {name: getattr(model, name) for name in (
+        "corpus_count", "corpus_total_words", "effective_min_count", "train_count", "total_train_time",
+        "min_alpha_yet_reached", "running_training_loss")}
+    state["epoch_losses"] = [float(x) for x in model.epoch_losses]
+    state["lifecycle_events"] = [{k: str(v) for k, v in e.items()} for e in model.lifecycle_events]
+    raw_vocab = dict(model.raw_vocab) if model.raw_vocab else {}
+    vocab = {"keys": list(wv.index_to_key), "raw_vocab": raw_vocab}
+    for name in ("count", "sample_int"):
+        if name in wv.expandos:
+            vocab[name] = torch.from_numpy(np.asarray(wv.expandos[name], dtype=np.int64).copy())
+    weights = {"vectors": torch.from_numpy(np.array(wv.vectors, dtype=np.float32)),
+               "vectors_lockf": torch.from_numpy(np.array(wv.vectors_lockf, dtype=np.float32))}
+    for name in ("syn1neg", "syn1"):
+        value = getattr(model, name, None)
+        if value is not None:
+            weights[name] = torch.from_numpy(np.array(value, dtype=np.float32))
+    return {"format": persist.FORMAT, "version": persist.VERSION, "settings": settings, "state": state,
+            "vocab": vocab, "weights": weights}
+
+
+def _from_payload(cls, payload, fname):
+    try:
+        settings, state, vocab, weights = (payload[k] for k in ("settings", "state", "vocab", "weights"))
+        model = cls(**settings)
+        wv = model.wv
+        wv.index_to_key = list(vocab["keys"])
+        wv.key_to_index = {w: i for i, w in enumerate(wv.index_to_key)}
+        wv.vectors = weights["vectors"].numpy()
+        wv.allocate_vecattrs()
+        for name in ("count", "sample_int"):
+            if name in vocab:
+                dtype = np.int64 if name == "count" else np.uint32
+                wv.allocate_vecattrs(attrs=[name], types=[dtype])
+                wv.expandos[name][:] = vocab[name].numpy().astype(dtype)
+        wv.vectors_lockf = weights["vectors_lockf"].numpy()
+        for name in ("syn1neg", "syn1"):
+            if name in weights:
+                setattr(model, name, weights[name].numpy())
+        for name, value in state.items():
+            if name != "lifecycle_events":
+                setattr(model, name, value)
+        model.lifecycle_events = list(state.get("lifecycle_events", [])) + model.lifecycle_events
+        model.raw_vocab = defaultdict(int, vocab.get("raw_vocab", {}))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{fname} is a torch_w2v file but its content is inconsistent ({exc!r}); it may be "
+                         f"corrupted. Restore it from a backup or train again.") from None
+    if len(wv.vectors) != len(wv.index_to_key):
+        raise ValueError(f"{fname}: {len(wv.index_to_key)} words but {len(wv.vectors)} vectors; the file is "
+                         f"corrupted.")
+    if model.negative and len(wv):
+        model.make_cum_table()
+    if model.hs and len(wv):
+        model.create_binary_tree()
+    return model
