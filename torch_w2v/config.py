@@ -41,7 +41,10 @@ class TrainConfig:
     batch_size: int | None = None   # centre words per SGD step; None = 2048 on CPU, 16384 on CUDA.
     #                                 Larger is faster; quality holds because a step's centres are spread
     #                                 across the corpus (see docs/engine.md), tested up to 16384.
-    chunk_words: int = 1 << 20      # corpus tokens prepared at once; bounds the engine's working memory
+    chunk_words: int = 1 << 18      # corpus tokens prepared at once; bounds the engine's working memory
+    update_cap: int | None = 64     # a row updated by more pairs than this in one step gets its summed
+    #                                 update scaled down to this many pairs' worth; keeps large steps stable
+    #                                 on small vocabularies (None = off; no effect on rows below the cap)
 
 
 DEFAULTS = TrainConfig()
@@ -66,6 +69,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     _check_int("workers", cfg.workers, 1)
     _check_int("batch_words", cfg.batch_words, 1)
     _check_int("chunk_words", cfg.chunk_words, 1)
+    if cfg.update_cap is not None:
+        _check_int("update_cap", cfg.update_cap, 1)
     if cfg.batch_size is not None:
         _check_int("batch_size", cfg.batch_size, 1)
     if cfg.max_vocab_size is not None:

@@ -161,8 +161,23 @@ class Engine:
         grad_u = torch.bmm(g.transpose(1, 2), v)                                        # (B, K+1, D)
         if self.tables.lockf is not None:
             grad_v *= self.tables.lockf[contexts]                                       # (B, C, 1)
+        if self.cfg.update_cap:
+            grad_v *= self._cap(ctx_flat, mask.view(-1)).view(B, C, 1)
+            grad_u *= self._cap(out_flat, mask.sum(1, keepdim=True).expand(B, K + 1).reshape(-1)).view(B, K + 1, 1)
         self.syn0.index_add_(0, ctx_flat, grad_v.view(-1, D))
         self.syn1neg.index_add_(0, out_flat, grad_u.view(-1, D))
+
+    def _cap(self, rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Per-slot scale ``min(1, cap / n_row)``, ``n_row`` = pair-updates row gets in this step: (N,).
+
+        Summing many updates of one row in a step, where sequential SGD would have let each one see the
+        previous, overshoots when the updates agree (small vocabularies, frequent words); capping a row's
+        step at ``update_cap`` pair-updates' worth keeps large steps stable and is a no-op for rows that
+        appear fewer times (all rows when steps are small).
+        """
+        counts = torch.bincount(rows, weights=weights, minlength=self.syn0.shape[0])      # (V,)
+        cap = float(self.cfg.update_cap)
+        return (cap / counts.clamp_(min=cap)).to(torch.float32)[rows]                    # (N,)
 
     # ---------------------------------------------------------------------------------------- an epoch
     def _chunks(self, corpus: EncodedCorpus):

@@ -38,12 +38,15 @@ def to_keyed_vectors(model_or_vectors, keys, counts=None) -> KeyedVectors:
                          f"pass one key per row.")
     if len(set(keys)) != len(keys):
         raise ValueError("keys contains duplicates; each row needs its own word.")
-    kv = KeyedVectors(vectors.shape[1], count=len(keys), dtype=np.float32)
-    kv.add_vectors(keys, vectors)
     if counts is not None:
         counts = np.asarray(counts, dtype=np.int64)
         if counts.shape != (len(keys),):
             raise ValueError(f"counts has shape {counts.shape}; it needs one count per key ({len(keys)}).")
+    # count=0, not count=len(keys): add_vectors appends after any preallocated (None-keyed, zero) rows.
+    kv = KeyedVectors(vectors.shape[1], count=0, dtype=np.float32)
+    kv.add_vectors(keys, vectors)
+    kv.next_index = len(keys)
+    if counts is not None:
         kv.allocate_vecattrs(attrs=["count"], types=[int])
         kv.expandos["count"][:] = counts
     return kv
@@ -53,6 +56,7 @@ def copy_keyed_vectors(wv: KeyedVectors) -> KeyedVectors:
     """A deep copy of ``wv`` (keys, vectors and every vecattr)."""
     out = KeyedVectors(wv.vector_size, count=0, dtype=np.float32)
     out.index_to_key = list(wv.index_to_key)
+    out.next_index = getattr(wv, "next_index", len(out.index_to_key))
     out.key_to_index = dict(wv.key_to_index)
     out.vectors = np.array(wv.vectors, dtype=np.float32, copy=True)
     out.expandos = {k: np.array(v, copy=True) for k, v in wv.expandos.items()}

@@ -6,6 +6,8 @@ engine in :mod:`torch_w2v.engine` updates in place.
 """
 from __future__ import annotations
 
+import operator
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -40,6 +42,13 @@ class SkipGramNeg(nn.Module):
     def __init__(self, n_vocab: int, n_embed: int, noise_dist: torch.Tensor | None = None,
                  init: str = "uniform"):
         super().__init__()
+        for name, value in (("n_vocab", n_vocab), ("n_embed", n_embed)):
+            if isinstance(value, bool):
+                raise TypeError(f"{name} must be an int, got {value!r}.")
+            try:
+                operator.index(value)  # int(2.5) would silently truncate
+            except TypeError:
+                raise TypeError(f"{name} must be an int, got {value!r}; pass a whole number.") from None
         if int(n_vocab) < 1 or int(n_embed) < 1:
             raise ValueError(f"SkipGramNeg needs n_vocab >= 1 and n_embed >= 1, got n_vocab={n_vocab}, "
                              f"n_embed={n_embed}.")
@@ -49,9 +58,17 @@ class SkipGramNeg(nn.Module):
         self.out_embed = nn.Embedding(self.n_vocab, self.n_embed)
         if noise_dist is None:
             noise_dist = torch.ones(self.n_vocab)
-        noise_dist = torch.as_tensor(noise_dist, dtype=torch.float32)
+        # A private CPU copy: as_tensor alone would alias the caller's array (later edits to it would change
+        # the sampling) and keep a CUDA tensor on CUDA while the embeddings sit on the CPU.
+        noise_dist = torch.as_tensor(noise_dist, dtype=torch.float32).detach().to("cpu", copy=True)
         if noise_dist.shape != (self.n_vocab,):
             raise ValueError(f"noise_dist must have shape ({self.n_vocab},), got {tuple(noise_dist.shape)}.")
+        # torch.multinomial would only fail at the first forward_noise; refuse bad weights here instead.
+        if not bool(torch.isfinite(noise_dist).all()) or bool((noise_dist < 0).any()) \
+                or not bool((noise_dist > 0).any()):
+            raise ValueError(f"noise_dist must be finite, non-negative and not all zero, got "
+                             f"min={noise_dist.min().item()}, max={noise_dist.max().item()}, "
+                             f"sum={noise_dist.sum().item()}.")
         self.register_buffer("noise_dist", noise_dist)
         if init == "uniform":
             nn.init.uniform_(self.in_embed.weight, -1.0, 1.0)

@@ -45,7 +45,10 @@ class Word2Vec:
     batch_size : int, optional
         Centre words per SGD step (default 2048 on CPU, 16384 on CUDA).
     chunk_words : int, optional
-        Corpus tokens prepared at once (default 2**20); bounds the engine's working memory.
+        Corpus tokens prepared at once (default 2**18); bounds the engine's working memory.
+    update_cap : int or None, optional
+        Most pair-updates one row takes at full strength in one step (default 64); see
+        :class:`~torch_w2v.config.TrainConfig`.
     progress : bool, optional
         Show a progress bar (tqdm) while training, besides the log lines.
 
@@ -65,7 +68,8 @@ class Word2Vec:
                  null_word=D.null_word, trim_rule=None, sorted_vocab=D.sorted_vocab,
                  batch_words=D.batch_words, compute_loss=D.compute_loss, callbacks=(), comment=None,
                  max_final_vocab=D.max_final_vocab, shrink_windows=D.shrink_windows, *,
-                 device=D.device, batch_size=D.batch_size, chunk_words=D.chunk_words, progress=False):
+                 device=D.device, batch_size=D.batch_size, chunk_words=D.chunk_words, update_cap=D.update_cap,
+                 progress=False):
         self.vector_size = vector_size
         self.layer1_size = vector_size
         self.alpha, self.min_alpha = float(alpha), float(min_alpha)
@@ -78,6 +82,7 @@ class Word2Vec:
         self.sorted_vocab, self.batch_words = sorted_vocab, batch_words
         self.compute_loss, self.comment = bool(compute_loss), comment
         self.device, self.batch_size, self.chunk_words = device, batch_size, chunk_words
+        self.update_cap = update_cap
         self.progress = progress
         self._config()  # validates every setting now, before any work
         if self.device is not None:
@@ -485,7 +490,8 @@ class _Weights:
 def _to_payload(model) -> dict:
     wv = model.wv
     settings = {name: getattr(model, name) for name in GENSIM_SETTINGS}
-    settings.update(device=model.device, batch_size=model.batch_size, chunk_words=model.chunk_words)
+    settings.update(device=model.device, batch_size=model.batch_size, chunk_words=model.chunk_words,
+                    update_cap=model.update_cap)
     if model.hashfxn is not hash:
         logger.warning("hashfxn=%r is not saved (gensim 4 does not use it either); the loaded model has "
                        "hashfxn=hash.", model.hashfxn)

@@ -1,0 +1,323 @@
+"""The gensim-facing Word2Vec: constructor, training semantics, errors, outputs, persistence, quality."""
+import bz2
+import gzip
+import inspect
+import os
+import pickle
+import subprocess
+import sys
+
+import gensim
+import numpy as np
+import pytest
+import torch
+from gensim.models import KeyedVectors
+from gensim.models.callbacks import CallbackAny2Vec
+from gensim.test.utils import datapath
+
+from torch_w2v import Word2Vec
+
+SG = dict(sg=1, hs=0, negative=5, device="cpu")
+
+
+# ------------------------------------------------------------------------------------------ signature
+def test_constructor_matches_gensim_names_order_and_defaults():
+    ours = list(inspect.signature(Word2Vec.__init__).parameters.values())[1:]
+    theirs = list(inspect.signature(gensim.models.Word2Vec.__init__).parameters.values())[1:]
+    positional = [p for p in ours if p.kind is p.POSITIONAL_OR_KEYWORD]
+    assert [p.name for p in positional] == [p.name for p in theirs]
+    assert len(positional) == 27  # gensim 4.4 has 27 (the count the issue quotes, 30, is off; its list has 27)
+    for mine, ref in zip(positional, theirs):
+        assert mine.default == ref.default, f"default of {mine.name}: {mine.default!r} != gensim's {ref.default!r}"
+    keyword_only = {p.name for p in ours if p.kind is p.KEYWORD_ONLY}
+    assert {"device", "batch_size", "chunk_words", "progress"} <= keyword_only
+
+
+@pytest.mark.parametrize("kwargs, exc, words", [
+    (dict(sg=0), NotImplementedError, ["sg=0"]),
+    (dict(sg=1, hs=1, negative=0), NotImplementedError, ["hs=1"]),
+    (dict(sg=1, vector_size=0), ValueError, ["vector_size", "0"]),
+    (dict(sg=1, window=0), ValueError, ["window", "0"]),
+    (dict(sg=1, epochs=0), ValueError, ["epochs", "0"]),
+    (dict(sg=1, epochs=-3), ValueError, ["epochs", "-3"]),
+    (dict(sg=1, min_count=-1), ValueError, ["min_count", "-1"]),
+    (dict(sg=1, negative=0, hs=0), ValueError, ["negative", "hs"]),
+    (dict(sg=1, vector_size=2.5), TypeError, ["vector_size", "2.5"]),
+    (dict(sg=1, alpha=-0.1), ValueError, ["alpha", "-0.1"]),
+    (dict(sg=1, device="tpu"), ValueError, ["tpu"]),
+    (dict(sg=1, device="cuda:7"), ValueError, ["cuda:7"]),
+])
+def test_bad_settings_are_refused_with_the_value_and_the_fix(kwargs, exc, words):
+    with pytest.raises(exc) as info:
+        Word2Vec(**kwargs)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_default_device_is_cuda_when_available_else_cpu(toy_sentences):
+    from torch_w2v.engine import resolve_device
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device(None).type == expected
+
+
+# ---------------------------------------------------------------------------------------- bad corpora
+def test_list_of_strings_is_refused_at_training_with_the_fix():
+    model = Word2Vec(min_count=1, **SG)
+    model.build_vocab(["human", "machine"])  # gensim only warns here; so do we
+    with pytest.raises(TypeError, match=r"list of tokens.*\[\['hello', 'world'\]"):
+        model.train(["human", "machine"], total_examples=2, epochs=1)
+    with pytest.raises(TypeError, match="not a list of tokens"):
+        Word2Vec(["human interface", "machine"], min_count=1, **SG)
+
+
+def test_empty_corpus_gives_a_clear_error():
+    with pytest.raises(RuntimeError, match="vocabulary is empty"):
+        Word2Vec([], **SG)
+    with pytest.raises(RuntimeError, match="min_count=5"):
+        Word2Vec([["rare", "words", "only"]], **SG)
+
+
+def test_missing_corpus_file_names_the_path(tmp_path):
+    missing = tmp_path / "nope.txt"
+    with pytest.raises(TypeError, match="nope.txt"):
+        Word2Vec(corpus_file=str(missing), **SG)
+
+
+def test_train_sanity_errors_as_gensim(toy_sentences):
+    model = Word2Vec(min_count=1, **SG)
+    with pytest.raises(RuntimeError, match="build vocabulary"):
+        model.train(toy_sentences, total_examples=len(toy_sentences), epochs=1)
+    model.build_vocab(toy_sentences)
+    with pytest.raises(ValueError, match="epochs"):
+        model.train(toy_sentences, total_examples=model.corpus_count)
+    with pytest.raises(ValueError, match="total_examples or total_words"):
+        model.train(toy_sentences, epochs=1)
+    with pytest.raises(TypeError, match="generator"):
+        model.train((s for s in toy_sentences), total_examples=model.corpus_count, epochs=2)
+    with pytest.raises(TypeError, match="generator"):
+        Word2Vec((s for s in toy_sentences), min_count=1, **SG)
+
+
+# ----------------------------------------------------------------------------------------- training
+def test_train_returns_effective_and_raw_words(toy_sentences):
+    model = Word2Vec(min_count=1, sample=0, epochs=3, **SG)
+    model.build_vocab(toy_sentences + [["unseen_once"]])
+    corpus = toy_sentences + [["oov_token", "cat"]]
+    trained, raw = model.train(corpus, total_examples=len(corpus), epochs=3)
+    n_raw = sum(len(s) for s in corpus)
+    assert raw == 3 * n_raw
+    assert trained == 3 * (n_raw - 1)  # the out-of-vocabulary token is not trained, nothing downsampled
+
+
+def test_downsampling_keeps_the_expected_share(lee_sentences):
+    model = Word2Vec(min_count=5, sample=1e-3, epochs=2, **SG)
+    model.build_vocab(lee_sentences)
+    trained, raw = model.train(lee_sentences, total_examples=model.corpus_count, epochs=2)
+    counts = model.wv.expandos["count"].astype(np.float64)
+    keep_p = model.wv.expandos["sample_int"].astype(np.float64) / (2**32 - 1)
+    expected = 2 * float((counts * keep_p).sum())
+    sigma = np.sqrt(2 * float((counts * keep_p * (1 - keep_p)).sum()))
+    assert abs(trained - expected) < 5 * sigma, (trained, expected, sigma)
+    assert trained < 0.9 * 2 * counts.sum()  # downsampling really dropped frequent words
+
+
+def test_long_sentences_are_trained_in_full():
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(50)]
+    long_sentence = list(rng.choice(words[:25], 10_000)) + list(rng.choice(words[25:], 15_000))
+    model = Word2Vec(min_count=1, sample=0, epochs=1, **SG)
+    model.build_vocab([long_sentence])
+    before = model.wv.vectors.copy()
+    trained, raw = model.train([long_sentence], total_examples=1, epochs=1)
+    assert trained == raw == 25_000  # gensim would stop at 10,000
+    late = [model.wv.key_to_index[w] for w in words[25:]]
+    assert not np.allclose(before[late], model.wv.vectors[late])
+
+
+def test_loss_is_float64_total_of_the_call_with_per_epoch_list(toy_sentences):
+    model = Word2Vec(toy_sentences, min_count=1, sample=0, epochs=3, compute_loss=True, **SG)
+    loss = model.get_latest_training_loss()
+    assert isinstance(loss, float) and loss > 0
+    assert len(model.epoch_losses) == 3
+    assert loss == pytest.approx(sum(model.epoch_losses), rel=1e-12)
+    assert model.epoch_losses[-1] < model.epoch_losses[0]  # it learns
+    model.train(toy_sentences, total_examples=len(toy_sentences), epochs=1, compute_loss=True)
+    assert len(model.epoch_losses) == 1 and model.get_latest_training_loss() == model.epoch_losses[0]
+    model.train(toy_sentences, total_examples=len(toy_sentences), epochs=1)
+    assert model.get_latest_training_loss() == 0.0
+
+
+class Recorder(CallbackAny2Vec):
+    def __init__(self):
+        self.events = []
+
+    def on_train_begin(self, model):
+        self.events.append("train_begin")
+
+    def on_epoch_begin(self, model):
+        self.events.append("epoch_begin")
+
+    def on_epoch_end(self, model):
+        self.events.append(("epoch_end", round(model.get_latest_training_loss(), 3) > 0))
+
+    def on_train_end(self, model):
+        self.events.append("train_end")
+
+
+def test_callbacks_follow_gensim_protocol(toy_sentences):
+    rec = Recorder()
+    Word2Vec(toy_sentences, min_count=1, epochs=2, compute_loss=True, callbacks=[rec], **SG)
+    assert rec.events == ["train_begin", "epoch_begin", ("epoch_end", True), "epoch_begin",
+                          ("epoch_end", True), "train_end"]
+
+
+def test_learning_rate_schedule_is_linear_over_all_epochs():
+    from torch_w2v.engine import Schedule
+    s = Schedule(0.025, 0.0001, epochs=4, total_units=1000, by_sentences=False)
+    assert s.alpha(0, 0) == pytest.approx(0.025)
+    assert s.alpha(2, 0) == pytest.approx(0.025 - (0.025 - 0.0001) * 0.5)
+    assert s.alpha(3, 1000) == pytest.approx(0.0001)
+    assert s.alpha(3, 5000) == pytest.approx(0.0001)  # floored at end_alpha, as gensim
+
+
+def test_start_and_end_alpha_override_and_are_reached(toy_sentences):
+    model = Word2Vec(min_count=1, **SG)
+    model.build_vocab(toy_sentences)
+    model.train(toy_sentences, total_examples=len(toy_sentences), epochs=2, start_alpha=0.05, end_alpha=0.01)
+    assert model.alpha == 0.05 and model.min_alpha == 0.01
+    assert model.min_alpha_yet_reached == pytest.approx(0.01)
+
+
+def test_same_seed_same_vectors_other_seed_other_vectors(toy_sentences):
+    a = Word2Vec(toy_sentences, min_count=1, seed=7, **SG)
+    b = Word2Vec(toy_sentences, min_count=1, seed=7, **SG)
+    c = Word2Vec(toy_sentences, min_count=1, seed=8, **SG)
+    assert np.array_equal(a.wv.vectors, b.wv.vectors) and np.array_equal(a.syn1neg, b.syn1neg)
+    assert not np.allclose(a.wv.vectors, c.wv.vectors)
+
+
+# ------------------------------------------------------------------------------------ corpus input
+@pytest.mark.parametrize("suffix, opener", [(".txt", open), (".txt.gz", gzip.open), (".txt.bz2", bz2.open)])
+def test_corpus_file_plain_gz_bz2(tmp_path, lee_sentences, suffix, opener):
+    path = tmp_path / f"lee{suffix}"
+    with opener(path, "wt", encoding="utf-8") as f:
+        for s in lee_sentences:
+            f.write(" ".join(s) + "\n")
+    from_file = Word2Vec(corpus_file=str(path), epochs=1, **SG)
+    from_list = Word2Vec(lee_sentences, epochs=1, **SG)
+    assert from_file.wv.index_to_key == from_list.wv.index_to_key
+    assert from_file.corpus_count == from_list.corpus_count
+    assert from_file.corpus_total_words == from_list.corpus_total_words
+    assert not np.allclose(from_file.wv.vectors, Word2Vec(corpus_file=str(path), epochs=1, seed=3, **SG).wv.vectors)
+
+
+# ------------------------------------------------------------------------------------------- outputs
+def test_outputs_are_real_gensim_objects(tmp_path, lee_sentences):
+    model = Word2Vec(lee_sentences, epochs=2, **SG)
+    assert type(model.wv) is KeyedVectors
+    assert isinstance(model.syn1neg, np.ndarray) and model.syn1neg.shape == model.wv.vectors.shape
+    assert model.wv.get_vecattr("the", "count") == model.wv.expandos["count"][model.wv.key_to_index["the"]]
+    assert len(model.wv.most_similar("attacks", topn=5)) == 5
+    score, sections = model.wv.evaluate_word_analogies(datapath("questions-words.txt"))
+    assert 0.0 <= score <= 1.0 and sections
+    for binary in (True, False):
+        out = tmp_path / f"vec{int(binary)}.bin"
+        model.wv.save_word2vec_format(str(out), binary=binary)
+        back = KeyedVectors.load_word2vec_format(str(out), binary=binary)
+        assert set(back.index_to_key) == set(model.wv.index_to_key)
+        np.testing.assert_allclose(back["attacks"], model.wv["attacks"], atol=1e-6 if not binary else 0)
+
+
+def test_module_shares_memory_with_the_gensim_arrays(toy_sentences):
+    model = Word2Vec(toy_sentences, min_count=1, **SG)
+    module = model.module
+    assert module.in_embed.weight.data_ptr() == model.wv.vectors.ctypes.data
+    assert module.out_embed.weight.data_ptr() == model.syn1neg.ctypes.data
+    ids = torch.tensor([model.wv.key_to_index["cat"]])
+    np.testing.assert_array_equal(module.forward_input(ids)[0].detach().numpy(), model.wv["cat"])
+
+
+# --------------------------------------------------------------------------------------- persistence
+def test_save_load_roundtrip_in_a_fresh_process_and_continue_training(tmp_path, lee_sentences):
+    model = Word2Vec(lee_sentences, epochs=2, compute_loss=True, comment="roundtrip", **SG)
+    path = tmp_path / "m.w2v"
+    model.save(str(path))
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+    script = f"""
+import numpy as np, sys
+from torch_w2v import Word2Vec
+m = Word2Vec.load({str(path)!r})
+np.save({str(tmp_path / 'v.npy')!r}, m.wv.vectors)
+print(m.comment, m.corpus_count, m.epochs, len(m.wv), m.wv.get_vecattr('the', 'count'))
+m.train([['the', 'attacks'], ['the', 'bombings']] * 50, total_examples=100, epochs=1)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["roundtrip", str(model.corpus_count), "2", str(len(model.wv)),
+                                  str(model.wv.get_vecattr("the", "count"))]
+    np.testing.assert_array_equal(np.load(tmp_path / "v.npy"), model.wv.vectors)
+    loaded = Word2Vec.load(str(path))
+    np.testing.assert_array_equal(loaded.syn1neg, model.syn1neg)
+    np.testing.assert_array_equal(loaded.cum_table, model.cum_table)
+    np.testing.assert_array_equal(loaded.wv.expandos["sample_int"], model.wv.expandos["sample_int"])
+    assert loaded.epoch_losses == model.epoch_losses
+    loaded.train(lee_sentences, total_examples=loaded.corpus_count, epochs=1)
+
+
+def test_load_refuses_non_model_files_and_pickles(tmp_path):
+    text = tmp_path / "vectors.txt"
+    text.write_text("2 2\na 1 2\nb 3 4\n")
+    with pytest.raises(ValueError, match="not a torch_w2v model file"):
+        Word2Vec.load(str(text))
+    ran = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {ran}",))
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "torch_w2v.Word2Vec", "version": 1, "x": Evil()}, evil)
+    with pytest.raises(ValueError, match="refused"):
+        Word2Vec.load(str(evil))
+    assert not ran.exists()
+    plain_pickle = tmp_path / "model.pkl"
+    plain_pickle.write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(ValueError):
+        Word2Vec.load(str(plain_pickle))
+    assert not ran.exists()
+
+
+def test_load_is_a_classmethod_only(tmp_path, toy_sentences):
+    model = Word2Vec(toy_sentences, min_count=1, **SG)
+    model.save(str(tmp_path / "m"))
+    with pytest.raises(AttributeError):
+        model.load(str(tmp_path / "m"))
+
+
+def test_to_gensim_gives_a_model_gensim_can_keep_training(lee_sentences):
+    model = Word2Vec(lee_sentences, epochs=2, **SG)
+    g = model.to_gensim()
+    assert isinstance(g, gensim.models.Word2Vec)
+    np.testing.assert_array_equal(g.wv.vectors, model.wv.vectors)
+    np.testing.assert_array_equal(g.syn1neg, model.syn1neg)
+    np.testing.assert_array_equal(g.cum_table, model.cum_table)
+    before = g.wv.vectors.copy()
+    g.train(lee_sentences, total_examples=g.corpus_count, epochs=1)
+    assert not np.allclose(before, g.wv.vectors)
+    assert np.array_equal(model.wv.vectors, before)  # the export is a copy
+
+
+# ------------------------------------------------------------------------------------------- quality
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_lee_quality_matches_gensims_sanity_check(lee_sentences, seed):
+    """gensim's own sanity check (test_sg_neg): 'bombings' in the 50 nearest words of 'attacks'.
+
+    Calibration: over seeds 1-8 with these settings torch_w2v ranked 'bombings' at 14-28 (median 16.5)
+    and gensim 4.4 at 9-22 (median 16), so 50 leaves a wide margin for either.
+    """
+    model = Word2Vec(sg=1, window=4, hs=0, negative=15, min_count=5, epochs=10, workers=2, seed=seed,
+                     device="cpu")
+    model.build_vocab(lee_sentences)
+    model.train(lee_sentences, total_examples=model.corpus_count, epochs=model.epochs)
+    ranked = [w for w, _ in model.wv.most_similar("attacks", topn=len(model.wv))]
+    assert ranked.index("bombings") < 50
