@@ -95,20 +95,32 @@ def downsample_ints(counts: np.ndarray, sample: float, retain_total: int) -> tup
 
     ``p = (sqrt(c / t) + 1) * t / c`` capped at 1, with ``t = sample * retain_total`` (``sample < 1``),
     ``t = int(sample * (3 + sqrt 5) / 2)`` (``sample >= 1``) or no downsampling (``sample == 0``).
-    Returns ``(sample_int, downsample_total, downsample_unique)``.
+    Returns ``(sample_int, downsample_total, downsample_unique)``; ``downsample_total`` is summed in gensim's
+    order and types (exact ints until the first downsampled word, then sequential float64 additions), so
+    ``int(downsample_total)`` is gensim's to the unit even for web-scale counts.
     """
-    counts = np.asarray(counts, dtype=np.float64)
+    counts_int = np.asarray(counts, dtype=np.int64)
+    counts_f = counts_int.astype(np.float64)
     if not sample:
-        threshold = float(retain_total)
+        threshold = int(retain_total)
     elif sample < 1.0:
         threshold = sample * retain_total
     else:
-        threshold = float(int(sample * (3 + np.sqrt(5)) / 2))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        prob = (np.sqrt(counts / threshold) + 1) * (threshold / counts)
+        threshold = int(sample * (3 + np.sqrt(5)) / 2)
+    big = 2**53  # past this an int is not a float64: gensim's int / int true division is then not ours
+    if isinstance(threshold, int) and len(counts_int) and (threshold >= big or counts_int.max() >= big):
+        prob = np.array([(np.sqrt(c / threshold) + 1) * (threshold / c) for c in counts_int.tolist()],
+                        dtype=np.float64)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            prob = (np.sqrt(counts_f / threshold) + 1) * (threshold / counts_f)
     below = prob < 1.0
     prob = np.where(below, prob, 1.0)
-    downsample_total = float(np.where(below, prob * counts, counts).sum())
+    first = int(np.argmax(below)) if below.any() else len(counts_int)
+    downsample_total = sum(counts_int[:first].tolist())  # a Python int, as gensim's until its first float term
+    if first < len(counts_int):
+        terms = np.concatenate([[float(downsample_total)], np.where(below, prob * counts_f, counts_f)[first:]])
+        downsample_total = float(np.cumsum(terms)[-1])  # sequential, as gensim's loop (np.sum is pairwise)
     return (prob * (2**32 - 1)).astype(np.uint32), downsample_total, int(below.sum())
 
 
@@ -184,8 +196,9 @@ def prepare(wv, raw_vocab: dict, *, min_count: int, sample: float, max_final_voc
         if not dry_run:
             wv.index_to_key = list(keys)
             wv.key_to_index = {w: i for i, w in enumerate(keys)}
-            wv.allocate_vecattrs(attrs=["count"], types=[int])
-            wv.expandos["count"][:] = np.array([raw_vocab[w] for w in keys], dtype=np.int64)
+            if keys:  # gensim creates the vecattrs with the first word's: an empty vocabulary has none
+                wv.allocate_vecattrs(attrs=["count"], types=[int])
+                wv.expandos["count"][:] = np.array([raw_vocab[w] for w in keys], dtype=np.int64)
     else:
         new_words, pre_exist = [], []
         for word, v in raw_vocab.items():
@@ -208,9 +221,10 @@ def prepare(wv, raw_vocab: dict, *, min_count: int, sample: float, max_final_voc
     sample_int, report.downsample_total, report.downsample_unique = downsample_ints(
         retained_counts, sample, report.retain_total)
     if not dry_run:
-        wv.allocate_vecattrs(attrs=["sample_int"], types=[np.uint32])
-        rows = np.array([wv.key_to_index[w] for w in retain_words], dtype=np.int64)
-        wv.expandos["sample_int"][rows] = sample_int
+        if retain_words:
+            wv.allocate_vecattrs(attrs=["sample_int"], types=[np.uint32])
+            rows = np.array([wv.key_to_index[w] for w in retain_words], dtype=np.int64)
+            wv.expandos["sample_int"][rows] = sample_int
         if null_word:
             word = "\0"
             wv.key_to_index[word] = len(wv)
@@ -231,7 +245,7 @@ def _sort(wv):
     wv.allocate_vecattrs()
     for name in wv.expandos:
         wv.expandos[name] = wv.expandos[name][order]
-    if len(wv.vectors):
+    if len(wv.vectors) == len(order):  # a rebuild over a different vocabulary redraws them anyway
         wv.vectors = wv.vectors[order]
     wv.key_to_index = {w: i for i, w in enumerate(wv.index_to_key)}
 
