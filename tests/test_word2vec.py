@@ -34,8 +34,9 @@ def test_constructor_matches_gensim_names_order_and_defaults():
 
 
 @pytest.mark.parametrize("kwargs, exc, words", [
-    (dict(sg=0), NotImplementedError, ["sg=0"]),
-    (dict(sg=1, hs=1, negative=0), NotImplementedError, ["hs=1"]),
+    (dict(sg=2), ValueError, ["sg", "2"]),
+    (dict(sg=1, hs=3), ValueError, ["hs", "3"]),
+    (dict(sg=0, cbow_mean=5), ValueError, ["cbow_mean", "5"]),
     (dict(sg=1, vector_size=0), ValueError, ["vector_size", "0"]),
     (dict(sg=1, window=0), ValueError, ["window", "0"]),
     (dict(sg=1, epochs=0), ValueError, ["epochs", "0"]),
@@ -81,6 +82,13 @@ def test_missing_corpus_file_names_the_path(tmp_path):
     missing = tmp_path / "nope.txt"
     with pytest.raises(TypeError, match="nope.txt"):
         Word2Vec(corpus_file=str(missing), **SG)
+
+
+def test_unsupported_train_option_is_refused(toy_sentences):
+    model = Word2Vec(min_count=1, **SG)
+    model.build_vocab(toy_sentences)
+    with pytest.raises(NotImplementedError, match="word_count=5"):
+        model.train(toy_sentences, total_examples=model.corpus_count, epochs=1, word_count=5)
 
 
 def test_train_sanity_errors_as_gensim(toy_sentences):

@@ -10,8 +10,8 @@ For one chunk of whole sentences this module does, vectorised:
    is wasted on a shorter window (only sentence ends leave masked slots);
 4. striding: batch ``t`` of a bucket holds its centres ``t, t + n_batches, t + 2 n_batches, ...``, so
    the centres of one step are far apart in the text and their windows do not overlap. Updating
-   neighbouring centres in one step is what costs a plain large-batch SGD its quality (measured: 13.4%
-   analogies with 1,024 consecutive centres per step against 16.3% strided, gensim 15.7%).
+   neighbouring centres in one step is what costs a plain large-batch SGD its quality (measured on the
+   benchmark corpus: 13.4% analogies with 1,024 consecutive centres per step, 16.3% strided; gensim 15.7%).
 
 Batches come out in an order that interleaves the buckets, each tagged with the fraction of the chunk
 done before it, from which the engine computes the learning rate.
@@ -25,9 +25,9 @@ import torch
 
 @dataclass
 class Batch:
-    centres: torch.Tensor    # (B,) int64 word ids
-    contexts: torch.Tensor   # (B, 2w) int64 word ids (0 in masked slots)
-    mask: torch.Tensor       # (B, 2w) float32: 1 for a real context, 0 for a slot past a sentence end
+    centres: torch.Tensor    # (B,) int32 word ids (0 in padded slots)
+    contexts: torch.Tensor   # (B, 2w) int32 word ids (0 in masked slots)
+    mask: torch.Tensor       # (B, 2w) float32: 1 for a real context, 0 past a sentence end or padding
     position: float          # fraction of the chunk done before this batch, in [0, 1)
 
 
@@ -44,40 +44,52 @@ def offsets(w: int) -> torch.Tensor:
     return torch.cat([torch.arange(-w, 0), torch.arange(1, w + 1)])
 
 
+def keep_after_downsampling(ids: torch.Tensor, sample_int: torch.Tensor | None,
+                            generator: torch.Generator) -> torch.Tensor:
+    """Boolean (N,) mask of the tokens that survive downsampling (all when ``sample_int`` is None)."""
+    if sample_int is None:
+        return torch.ones(len(ids), dtype=torch.bool)
+    draw = torch.randint(0, 2**32, (len(ids),), generator=generator, dtype=torch.int64)         # (N,)
+    return sample_int[ids] >= draw
+
+
+def window_sizes(n: int, window: int, shrink_windows: bool, generator: torch.Generator) -> torch.Tensor:
+    """(n,) effective window per centre: ``window - b``, ``b`` uniform in [0, window); or ``window``."""
+    if shrink_windows:
+        return window - torch.randint(0, window, (n,), generator=generator)
+    return torch.full((n,), window, dtype=torch.int64)
+
+
 def make_chunk(ids: torch.Tensor, sentence_of: torch.Tensor, raw_words: int, sentences: int, *,
                sample_int: torch.Tensor | None, window: int, shrink_windows: bool, batch_size: int,
                generator: torch.Generator) -> Chunk:
     """Turn the tokens ``ids`` (N,) of whole sentences (``sentence_of`` (N,) sentence numbers) into batches."""
-    if sample_int is not None and len(ids):
-        draw = torch.randint(0, 2**32, (len(ids),), generator=generator, dtype=torch.int64)   # (N,)
-        keep = sample_int[ids] >= draw
-        ids, sentence_of = ids[keep], sentence_of[keep]                                       # (n,)
+    keep = keep_after_downsampling(ids, sample_int, generator)
+    ids, sentence_of = ids[keep], sentence_of[keep]                                                # (n,)
     n = len(ids)
-    if shrink_windows:
-        wsize = window - torch.randint(0, window, (n,), generator=generator)                  # (n,) in [1, window]
-    else:
-        wsize = torch.full((n,), window, dtype=torch.int64)
+    wsize = window_sizes(n, window, shrink_windows, generator)
+    zero = torch.zeros((), dtype=torch.int32)
     pieces = []
     for w in range(1, window + 1):
-        pos = torch.nonzero(wsize == w).squeeze(-1)                                           # (n_w,)
+        pos = torch.nonzero(wsize == w).squeeze(-1)                                                # (n_w,)
         if len(pos) == 0:
             continue
         n_batches = -(-len(pos) // batch_size)
-        # strided order: bucket element i goes to batch i % n_batches
-        order = torch.argsort(torch.arange(len(pos)) % n_batches, stable=True)
-        pos = pos[order]
-        cpos = pos[:, None] + offsets(w)[None, :]                                             # (n_w, 2w)
+        per_batch = -(-len(pos) // n_batches)
+        padded = torch.full((n_batches * per_batch,), -1, dtype=torch.int64)
+        padded[: len(pos)] = pos
+        table = padded.view(per_batch, n_batches).t()        # (n_batches, per_batch): row t = pos[t::n_batches]
+        real = table >= 0
+        table = table.clamp(min=0)
+        cpos = table[..., None] + offsets(w)                                                      # (nb, q, 2w)
         inside = (cpos >= 0) & (cpos < n)
-        cpos = cpos.clamp_(0, max(n - 1, 0))
-        valid = inside & (sentence_of[cpos] == sentence_of[pos][:, None])
-        contexts = torch.where(valid, ids[cpos], torch.zeros((), dtype=ids.dtype))
-        centres, mask = ids[pos], valid.to(torch.float32)
-        sizes = [len(pos) // n_batches + (1 if t < len(pos) % n_batches else 0) for t in range(n_batches)]
-        start = 0
-        for t, size in enumerate(sizes):
-            sl = slice(start, start + size)
-            pieces.append(((t + 0.5) / n_batches, Batch(centres[sl], contexts[sl], mask[sl], 0.0)))
-            start += size
+        cpos.clamp_(0, max(n - 1, 0))
+        valid = inside & (sentence_of[cpos] == sentence_of[table][..., None]) & real[..., None]
+        contexts = torch.where(valid, ids[cpos].to(torch.int32), zero)                           # (nb, q, 2w)
+        centres = ids[table].to(torch.int32)                                                      # (nb, q)
+        mask = valid.to(torch.float32)
+        for t in range(n_batches):
+            pieces.append(((t + 0.5) / n_batches, Batch(centres[t], contexts[t], mask[t], 0.0)))
     pieces.sort(key=lambda item: item[0])
     batches = []
     for i, (_, batch) in enumerate(pieces):

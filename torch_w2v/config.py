@@ -38,11 +38,11 @@ class TrainConfig:
     shrink_windows: bool = True     # draw a reduced window per centre (False: always the full window)
     # --- torch_w2v's own ---------------------------------------------------------------------------
     device: str | None = None       # "cpu", "cuda", "cuda:1", ...; None = CUDA when available, else CPU
-    batch_size: int | None = None   # centre words per SGD step; None = 2048 on CPU, 16384 on CUDA.
-    #                                 Larger is faster; quality holds because a step's centres are spread
-    #                                 across the corpus (see docs/engine.md), tested up to 16384.
+    batch_size: int | None = None   # centre words per SGD step; None = 2048 on CPU, 16384 on CUDA, fewer
+    #                                 for small corpora (>= 128 steps per epoch). Larger is faster; quality
+    #                                 holds because a step's centres are spread across the corpus.
     chunk_words: int = 1 << 18      # corpus tokens prepared at once; bounds the engine's working memory
-    update_cap: int | None = 64     # a row updated by more pairs than this in one step gets its summed
+    update_cap: int | None = 1024   # a row updated by more pairs than this in one step gets its summed
     #                                 update scaled down to this many pairs' worth; keeps large steps stable
     #                                 on small vocabularies (None = off; no effect on rows below the cap)
 

@@ -1,18 +1,10 @@
-"""The training engine: manual sparse SGD on the SkipGramNeg weights, without autograd.
+"""The training engine: runs the SGD steps of :mod:`torch_w2v.steps` over a corpus, epoch by epoch.
 
-One step takes a :class:`~torch_w2v.batching.Batch` of ``B`` centres with ``2w`` context slots each and
-does, as word2vec.c / gensim do for each (context, centre) pair, but as batched matrix products:
-
-* skip-gram + negative sampling: the context's *input* vector predicts the centre's *output* vector and
-  ``K`` noise words; the ``K`` noise words are drawn once per centre and shared by its ``2w`` contexts
-  (HogBatch, Ji et al. 2016), so scoring is one ``(2w, D) x (D, K+1)`` product per centre.
-
-Gradients are gensim's: ``g = (label - σ(score)) * lr``, zero where ``|score| >= 6`` (gensim skips those
-pairs) or where a noise word equals the centre (gensim skips that draw); the input-side update is
-scaled by ``vectors_lockf``. Updates are summed into the weight rows with ``index_add_``.
-
-The same code runs on CPU and CUDA. The hot loop is short: no ``.item()``, no host sync, except where
-marked at the epoch end.
+It owns what happens around a step: preparing batches chunk by chunk in a background thread
+(:mod:`torch_w2v.batching`), drawing noise words on the training device, building the output heads
+(negative sampling and/or hierarchical softmax), the learning-rate schedule, loss accounting and
+random generators. The same code runs on CPU and CUDA. The loop over batches is short and makes no
+host sync: ``.item()``-like reads happen once per epoch.
 """
 from __future__ import annotations
 
@@ -22,20 +14,17 @@ import queue
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import batching
+from . import steps
 from .config import TrainConfig
 from .corpus import EncodedCorpus
 
 logger = logging.getLogger("torch_w2v")
-
-MAX_EXP = 6.0  # gensim/word2vec.c: pairs whose |score| reaches this are skipped
-
 
 def resolve_device(device) -> torch.device:
     """``None`` -> CUDA if available else CPU; otherwise ``torch.device(device)``, checked to exist."""
@@ -57,8 +46,19 @@ def resolve_device(device) -> torch.device:
     return dev
 
 
-def default_batch_size(device: torch.device) -> int:
-    return 16384 if device.type == "cuda" else 2048
+def default_batch_size(device: torch.device, words_per_epoch: float | None = None) -> int:
+    """Centres per step: 2048 on CPU, 16384 on CUDA, but small corpora get at least
+    ``MIN_STEPS_PER_EPOCH`` steps per epoch (and never fewer than 64 centres per step)."""
+    size = 16384 if device.type == "cuda" else 2048
+    if words_per_epoch is not None:
+        size = min(size, max(64, int(words_per_epoch) // MIN_STEPS_PER_EPOCH))
+    return size
+
+
+# Measured on gensim's Lee corpus (45k kept words per epoch): 2,048 centres per step (22 steps per
+# epoch) lets CBOW with cbow_mean=0 diverge and skip-gram + hs lag gensim; 512 or fewer match gensim
+# in every mode. 128 steps per epoch keeps small corpora in that range.
+MIN_STEPS_PER_EPOCH = 128
 
 
 @contextmanager
@@ -98,86 +98,96 @@ class EpochStats:
 
 @dataclass
 class Tables:
-    """Per-word tables the engine reads, as tensors on the training device."""
-    sample_int: torch.Tensor | None    # (V,) int64 keep thresholds, None when nothing is downsampled
-    cum_table: torch.Tensor | None     # (V,) int64 noise cumulative table, None when negative == 0
-    lockf: torch.Tensor | None         # (V, 1) float32 input-update scale, None when all ones
-    extra: dict = field(default_factory=dict)
+    """Per-word tables the engine reads. Downsampling is done by the CPU batch producer; the rest live
+    on the training device."""
+    sample_int: torch.Tensor | None = None   # (V,) int64 keep thresholds (CPU); None = nothing downsampled
+    cum_table: torch.Tensor | None = None    # (V,) int64 noise cumulative table; None when negative == 0
+    lockf: torch.Tensor | None = None        # (V, 1) float32 input-update scale; None when all ones
+    points: torch.Tensor | None = None       # (V, L) int32 Huffman inner nodes per word (hs), 0-padded
+    codes: torch.Tensor | None = None        # (V, L) float32 1 - code per node: the hs labels
+    code_valid: torch.Tensor | None = None   # (V, L) float32 1 where the path has a node
+
+    @staticmethod
+    def huffman(codes, points, device) -> tuple:
+        """Pad gensim's per-word ``code``/``point`` arrays into the three (V, L) tensors above."""
+        lengths = np.array([len(c) for c in codes], dtype=np.int64)
+        L = max(int(lengths.max()) if len(lengths) else 0, 1)
+        pts = np.zeros((len(codes), L), dtype=np.int32)
+        lab = np.zeros((len(codes), L), dtype=np.float32)
+        for i, (c, p) in enumerate(zip(codes, points)):
+            pts[i, : len(p)] = p
+            lab[i, : len(c)] = 1.0 - np.asarray(c, dtype=np.float32)
+        valid = (np.arange(L)[None, :] < lengths[:, None]).astype(np.float32)
+        return tuple(torch.from_numpy(x).to(device) for x in (pts, lab, valid))
 
 
 class Engine:
-    """Trains the weight matrices ``syn0`` (input) and ``syn1neg`` (output) in place.
+    """Trains ``syn0`` (input vectors) and the output weights ``syn1neg`` / ``syn1`` in place.
 
     Parameters
     ----------
     cfg : TrainConfig
         The settings (read only).
-    syn0, syn1neg : torch.Tensor
-        ``(V, D)`` float32 weights on ``device``; on CPU they may share memory with numpy arrays.
+    syn0 : torch.Tensor
+        ``(V, D)`` float32 input vectors on ``device`` (on CPU they may share memory with numpy arrays).
+    syn1neg, syn1 : torch.Tensor or None
+        ``(V, D)`` output weights of negative sampling / hierarchical softmax, None when unused.
     tables : Tables
-        Downsampling, noise and lock tables.
+        Downsampling, noise, lock and Huffman tables.
     seed : int
         Seeds the engine's random generators (downsampling, windows, noise draws).
+    prefetch : int
+        Chunks of batches prepared ahead by the producer thread.
+    words_per_epoch : float, optional
+        Expected words per epoch after downsampling; sizes the default batch for small corpora.
     """
 
-    def __init__(self, cfg: TrainConfig, syn0: torch.Tensor, syn1neg: torch.Tensor, tables: Tables,
-                 seed: int, device: torch.device, prefetch: int = 1):
-        if cfg.sg != 1 or cfg.hs:
-            raise NotImplementedError(f"the engine trains sg=1, hs=0 only so far; got sg={cfg.sg}, hs={cfg.hs}.")
+    def __init__(self, cfg: TrainConfig, syn0: torch.Tensor, syn1neg: torch.Tensor | None,
+                 syn1: torch.Tensor | None, tables: Tables, seed: int, device: torch.device, prefetch: int = 1,
+                 words_per_epoch: float | None = None):
         self.cfg, self.device, self.prefetch = cfg, device, prefetch
-        self.syn0, self.syn1neg, self.tables = syn0, syn1neg, tables
-        self.batch_size = cfg.batch_size or default_batch_size(device)
+        self.syn0, self.syn1neg, self.syn1, self.tables = syn0, syn1neg, syn1, tables
+        if cfg.negative and (syn1neg is None or tables.cum_table is None):
+            raise ValueError("negative > 0 needs syn1neg and a cum_table; call build_vocab first.")
+        if cfg.hs and (syn1 is None or tables.points is None):
+            raise ValueError("hs=1 needs syn1 and Huffman codes; call build_vocab first.")
+        self.batch_size = cfg.batch_size or default_batch_size(device, words_per_epoch)
         self.cpu_gen = torch.Generator().manual_seed(seed)
         self.dev_gen = torch.Generator(device=device).manual_seed(seed + 1)
         K = cfg.negative
-        self.labels = torch.zeros(1, 1, K + 1, device=device)                 # (1, 1, K+1)
-        self.labels[..., 0] = 1.0
-        self.signs = 1.0 - 2.0 * self.labels                                   # +1 for noise, -1 for the centre
+        self.neg_labels = torch.zeros(1, K + 1, device=device)                    # (1, K+1)
+        self.neg_labels[:, 0] = 1.0
         self.loss = torch.zeros((), dtype=torch.float64, device=device)
 
     # ----------------------------------------------------------------------------------------- the step
-    def step_sg_neg(self, batch: batching.Batch, lr: float) -> None:
-        """One SGD step of skip-gram with negative sampling on ``batch``."""
-        D, K = self.syn0.shape[1], self.cfg.negative
-        centres = batch.centres.to(self.device, non_blocking=True)                     # (B,)
-        contexts = batch.contexts.to(self.device, non_blocking=True)                   # (B, C)
-        mask = batch.mask.to(self.device, non_blocking=True)                           # (B, C)
-        B, C = contexts.shape
-        draws = torch.randint(0, int(self.tables.cum_table[-1]), (B, K), device=self.device,
-                              generator=self.dev_gen)
-        noise = torch.searchsorted(self.tables.cum_table, draws)                        # (B, K) bisect_left
-        outputs = torch.cat([centres[:, None], noise], 1)                               # (B, K+1)
-        ctx_flat, out_flat = contexts.reshape(-1), outputs.reshape(-1)
-        v = self.syn0.index_select(0, ctx_flat).view(B, C, D)                          # (B, C, D)
-        u = self.syn1neg.index_select(0, out_flat).view(B, K + 1, D)                   # (B, K+1, D)
-        scores = torch.bmm(v, u.transpose(1, 2))                                        # (B, C, K+1)
-        valid = mask[:, :, None].repeat(1, 1, K + 1)                                   # (B, C, K+1)
-        valid[:, :, 1:] *= (noise != centres[:, None])[:, None, :]
-        if self.cfg.compute_loss:
-            self.loss -= (F.logsigmoid(scores * -self.signs) * valid).sum(dtype=torch.float64)
-        keep = valid.mul_(scores.abs() < MAX_EXP)                                       # (B, C, K+1)
-        g = (self.labels - torch.sigmoid(scores)).mul_(keep).mul_(lr)                   # (B, C, K+1)
-        grad_v = torch.bmm(g, u)                                                        # (B, C, D)
-        grad_u = torch.bmm(g.transpose(1, 2), v)                                        # (B, K+1, D)
-        if self.tables.lockf is not None:
-            grad_v *= self.tables.lockf[contexts]                                       # (B, C, 1)
-        if self.cfg.update_cap:
-            grad_v *= self._cap(ctx_flat, mask.view(-1)).view(B, C, 1)
-            grad_u *= self._cap(out_flat, mask.sum(1, keepdim=True).expand(B, K + 1).reshape(-1)).view(B, K + 1, 1)
-        self.syn0.index_add_(0, ctx_flat, grad_v.view(-1, D))
-        self.syn1neg.index_add_(0, out_flat, grad_u.view(-1, D))
+    def heads(self, centres: torch.Tensor) -> list:
+        """The output heads for ``centres`` (B,): negative sampling and/or hierarchical softmax."""
+        heads = []
+        if self.cfg.negative:
+            B, K, cum = len(centres), self.cfg.negative, self.tables.cum_table
+            draws = torch.randint(0, int(cum[-1]), (B, K), device=self.device, generator=self.dev_gen)
+            noise = torch.searchsorted(cum, draws, out_int32=True)                   # (B, K) = bisect_left
+            rows = torch.cat([centres[:, None], noise], 1)                            # (B, K+1)
+            valid = torch.ones(B, K + 1, device=self.device)
+            valid[:, 1:] = (noise != centres[:, None]).to(torch.float32)             # gensim skips a draw == centre
+            heads.append(steps.Head(self.syn1neg, rows, self.neg_labels, valid))
+        if self.cfg.hs:
+            t = self.tables
+            heads.append(steps.Head(self.syn1, t.points[centres], t.codes[centres], t.code_valid[centres]))
+        return heads
 
-    def _cap(self, rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """Per-slot scale ``min(1, cap / n_row)``, ``n_row`` = pair-updates row gets in this step: (N,).
-
-        Summing many updates of one row in a step, where sequential SGD would have let each one see the
-        previous, overshoots when the updates agree (small vocabularies, frequent words); capping a row's
-        step at ``update_cap`` pair-updates' worth keeps large steps stable and is a no-op for rows that
-        appear fewer times (all rows when steps are small).
-        """
-        counts = torch.bincount(rows, weights=weights, minlength=self.syn0.shape[0])      # (V,)
-        cap = float(self.cfg.update_cap)
-        return (cap / counts.clamp_(min=cap)).to(torch.float32)[rows]                    # (N,)
+    def step(self, batch: batching.Batch, lr: float) -> None:
+        """One SGD step on ``batch`` at learning rate ``lr``."""
+        centres = batch.centres.to(self.device, non_blocking=True)                         # (B,)
+        contexts = batch.contexts.to(self.device, non_blocking=True)                       # (B, C)
+        mask = batch.mask.to(self.device, non_blocking=True)                               # (B, C)
+        loss = self.loss if self.cfg.compute_loss else None
+        cap = self.cfg.update_cap
+        if self.cfg.sg:
+            steps.skipgram(self.syn0, contexts, mask, self.heads(centres), lr, self.tables.lockf, cap, loss)
+        else:
+            steps.cbow(self.syn0, contexts, mask, self.heads(centres), lr, bool(self.cfg.cbow_mean),
+                       self.tables.lockf, cap, loss)
 
     # ---------------------------------------------------------------------------------------- an epoch
     def _chunks(self, corpus: EncodedCorpus):
@@ -203,7 +213,7 @@ class Engine:
             done = stats.sentences if schedule.by_sentences else stats.raw_words
             for batch in chunk.batches:
                 lr = schedule.alpha(epoch, done + batch.position * units)
-                self.step_sg_neg(batch, lr)
+                self.step(batch, lr)
             stats.effective_words += chunk.effective_words
             stats.raw_words += chunk.raw_words
             stats.sentences += chunk.sentences

@@ -47,7 +47,7 @@ class Word2Vec:
     chunk_words : int, optional
         Corpus tokens prepared at once (default 2**18); bounds the engine's working memory.
     update_cap : int or None, optional
-        Most pair-updates one row takes at full strength in one step (default 64); see
+        Most pair-updates one row takes at full strength in one step (default 1024); see
         :class:`~torch_w2v.config.TrainConfig`.
     progress : bool, optional
         Show a progress bar (tqdm) while training, besides the log lines.
@@ -87,7 +87,6 @@ class Word2Vec:
         self._config()  # validates every setting now, before any work
         if self.device is not None:
             resolve_device(self.device)
-        self._check_supported()
 
         self.running_training_loss = 0.0
         self.epoch_losses = []
@@ -100,6 +99,7 @@ class Word2Vec:
         self.cum_table = None
         self.raw_vocab = None
         self.syn1neg = None
+        self.syn1 = None
         self.lifecycle_events = []
         self.random = np.random.default_rng(seed)
         self.wv = KeyedVectors(vector_size)
@@ -131,14 +131,6 @@ class Word2Vec:
         """The current settings as a validated, frozen :class:`TrainConfig`."""
         values = {name: getattr(self, name) for name in config_mod.FIELDS}
         return config_mod.validate(TrainConfig(**values))
-
-    def _check_supported(self):
-        if self.sg != 1:
-            raise NotImplementedError(
-                f"sg={self.sg} (CBOW) is not supported yet by torch_w2v; pass sg=1 for skip-gram.")
-        if self.hs:
-            raise NotImplementedError(
-                f"hs={self.hs} (hierarchical softmax) is not supported yet by torch_w2v; pass hs=0, negative=5.")
 
     def add_lifecycle_event(self, event_name, log_level=logging.INFO, **event):
         """Record an event in ``lifecycle_events`` (kept in saved models) and log it, as gensim does."""
@@ -326,7 +318,6 @@ class Word2Vec:
                                       f"leave it at 0 and pass start_alpha/end_alpha to shape the schedule.")
         if int(queue_factor) < 1:
             raise ValueError(f"queue_factor must be >= 1, got {queue_factor!r}.")
-        self._check_supported()
         cfg = dataclasses.replace(self._config(), compute_loss=bool(compute_loss))
         self.compute_loss = bool(compute_loss)
         self.running_training_loss = 0.0
@@ -347,8 +338,9 @@ class Word2Vec:
         device = resolve_device(self.device)
         trained, raw = 0, 0
         with torch_threads(self.workers), _Weights(self, device) as weights:
-            engine = Engine(cfg, weights.syn0, weights.syn1neg, weights.tables(),
-                            seed=_mix(self.seed, self.train_count), device=device, prefetch=int(queue_factor))
+            engine = Engine(cfg, weights.syn0, weights.syn1neg, weights.syn1, weights.tables(),
+                            seed=_mix(self.seed, self.train_count), device=device, prefetch=int(queue_factor),
+                            words_per_epoch=_expected_words(encoded, self.wv))
             progress = Progress(self, epochs, encoded, total_words or encoded.total_raw_words,
                                 report_delay=report_delay, bar=self.progress)
             for epoch in range(epochs):
@@ -389,16 +381,11 @@ class Word2Vec:
         """The weights as a :class:`SkipGramNeg` whose tensors share memory with ``wv.vectors``/``syn1neg``."""
         counts = torch.as_tensor(self.wv.expandos["count"], dtype=torch.float64) if len(self.wv) else None
         noise = counts.pow(self.ns_exponent).float() if counts is not None else None
+        if self.syn1neg is None:
+            raise RuntimeError("the model has no negative-sampling output weights (syn1neg): it needs "
+                               "negative > 0 and build_vocab() first.")
         return SkipGramNeg.from_weights(torch.from_numpy(_writeable(self.wv, "vectors")),
-                                        torch.from_numpy(self._out_weights()), noise_dist=noise)
-
-    def _out_weights(self):
-        if self.syn1neg is None or not isinstance(self.syn1neg, np.ndarray):
-            raise RuntimeError("the model has no output weights yet; call build_vocab first.")
-        if not (self.syn1neg.flags.c_contiguous and self.syn1neg.flags.writeable
-                and self.syn1neg.dtype == np.float32):
-            self.syn1neg = np.array(self.syn1neg, dtype=np.float32, order="C")
-        return self.syn1neg
+                                        torch.from_numpy(_writeable(self, "syn1neg")), noise_dist=noise)
 
     def to_gensim(self):
         """This model as a ``gensim.models.Word2Vec`` (settings, vocabulary, weights), trainable by gensim."""
@@ -433,13 +420,26 @@ def _mix(seed, count):
     return (int(seed) * 1_000_003 + int(count) * 7919 + 12345) % (2**63 - 1)
 
 
-def _writeable(wv, name):
-    array = getattr(wv, name)
+def _writeable(owner, name):
+    """``owner.name`` as a C-contiguous, writeable float32 numpy array (replacing it if it was not)."""
+    array = getattr(owner, name)
     if not (isinstance(array, np.ndarray) and array.flags.c_contiguous and array.flags.writeable
             and array.dtype == np.float32) or isinstance(array, np.memmap):
         array = np.array(array, dtype=np.float32, order="C")
-        setattr(wv, name, array)
+        setattr(owner, name, array)
     return array
+
+
+def _expected_words(encoded, wv) -> float:
+    """Expected tokens per epoch after downsampling: Σ keep probability over the encoded corpus."""
+    sample = wv.expandos.get("sample_int")
+    if sample is None or not len(encoded.ids):
+        return float(len(encoded.ids))
+    keep = sample.astype(np.float64) / (2**32 - 1)
+    total, step = 0.0, 1 << 22
+    for start in range(0, len(encoded.ids), step):
+        total += float(keep[np.asarray(encoded.ids[start:start + step])].sum())
+    return total
 
 
 def _check_finite(syn0, alpha, epoch):
@@ -457,30 +457,41 @@ class _Weights:
 
     def __enter__(self):
         m = self.model
-        self.np_syn0 = _writeable(m.wv, "vectors")
-        self.np_syn1neg = m._out_weights()
-        self.syn0 = torch.from_numpy(self.np_syn0).to(self.device)        # (V, D), shared on CPU
-        self.syn1neg = torch.from_numpy(self.np_syn1neg).to(self.device)  # (V, D), shared on CPU
+        self.arrays = {"syn0": _writeable(m.wv, "vectors")}
+        if m.negative:
+            self.arrays["syn1neg"] = _writeable(m, "syn1neg")
+        if m.hs:
+            self.arrays["syn1"] = _writeable(m, "syn1")
+        # (V, D) tensors; on CPU they share memory with the numpy arrays, so training updates those in place
+        self.tensors = {k: torch.from_numpy(a).to(self.device) for k, a in self.arrays.items()}
+        self.syn0 = self.tensors["syn0"]
+        self.syn1neg = self.tensors.get("syn1neg")
+        self.syn1 = self.tensors.get("syn1")
         return self
 
     def tables(self) -> Tables:
         m, dev = self.model, self.device
+        tables = Tables()
         sample = m.wv.expandos.get("sample_int")
-        sample_int = None
         if sample is not None and len(sample) and bool((sample < np.uint32(2**32 - 1)).any()):
-            sample_int = torch.from_numpy(sample.astype(np.int64))  # read on CPU by the batch producer
-        cum = torch.from_numpy(np.asarray(m.cum_table, dtype=np.int64)).to(dev) if m.negative else None
+            tables.sample_int = torch.from_numpy(sample.astype(np.int64))  # read on CPU by the batch producer
+        if m.negative:
+            tables.cum_table = torch.from_numpy(np.asarray(m.cum_table, dtype=np.int64)).to(dev)
         lockf = np.asarray(getattr(m.wv, "vectors_lockf", np.ones(1)), dtype=np.float32)
-        lock = None
         if len(lockf) and not bool((lockf == 1.0).all()):
-            full = lockf[np.arange(len(m.wv)) % len(lockf)]
-            lock = torch.from_numpy(full).to(dev)[:, None]                  # (V, 1)
-        return Tables(sample_int, cum, lock)
+            full = lockf[np.arange(len(m.wv)) % len(lockf)]                 # gensim: lockf[word % len(lockf)]
+            tables.lockf = torch.from_numpy(full).to(dev)[:, None]          # (V, 1)
+        if m.hs:
+            if "code" not in m.wv.expandos:
+                m.create_binary_tree()
+            tables.points, tables.codes, tables.code_valid = Tables.huffman(
+                m.wv.expandos["code"], m.wv.expandos["point"], dev)
+        return tables
 
     def sync_to_numpy(self):
         if self.device.type != "cpu":
-            self.np_syn0[...] = self.syn0.cpu().numpy()
-            self.np_syn1neg[...] = self.syn1neg.cpu().numpy()
+            for name, array in self.arrays.items():
+                array[...] = self.tensors[name].cpu().numpy()
 
     def __exit__(self, *exc):
         self.sync_to_numpy()

@@ -1,0 +1,128 @@
+"""The SGD step: word2vec's updates for one batch, as batched matrix products, without autograd.
+
+A batch holds ``B`` centres with ``C`` context slots each (``mask`` marks the real ones). An output
+*head* says which output rows each centre is scored against and with which labels:
+
+* negative sampling: the centre (label 1) and ``K`` noise words (label 0) drawn once per centre and
+  shared by all its contexts (HogBatch, Ji et al. 2016), rows of ``syn1neg``;
+* hierarchical softmax: the inner nodes on the centre's Huffman path (label ``1 - code``), rows of ``syn1``.
+
+Skip-gram scores each context's input vector against the head rows (``(C, D) x (D, P)`` per centre);
+CBOW scores the mean (``cbow_mean=1``) or sum of the context vectors. Gradients are gensim's:
+``g = (label - σ(score)) * lr``, zero where ``|score| >= 6`` (gensim skips those); CBOW with
+``cbow_mean=0`` divides the input gradient by the context count, as gensim does. The input-side update
+is scaled by ``vectors_lockf``. Each step ends with ``index_add_`` of the summed updates.
+
+When a row takes more than ``update_cap`` pair-updates in one step its summed update is scaled down to
+``update_cap`` pairs' worth (see :func:`row_cap`); rows below the cap are untouched.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+MAX_EXP = 6.0  # gensim / word2vec.c skip pairs whose |score| reaches this
+
+
+@dataclass
+class Head:
+    table: torch.Tensor      # (V_out, D) output weights, updated in place
+    rows: torch.Tensor       # (B, P) output rows per centre
+    labels: torch.Tensor     # (B, P) or (1, P) float targets
+    valid: torch.Tensor      # (B, P) float: 1 where the row takes part
+
+
+def row_cap(rows: torch.Tensor, weights: torch.Tensor, n_rows: int, cap: float | None) -> torch.Tensor | None:
+    """Per-entry scale ``min(1, cap / n)``, ``n`` = pair-updates the entry's row gets this step: (N,).
+
+    Sequential SGD lets each update of a row see the previous ones; a batched step sums them. When many
+    agree (a small vocabulary, a very frequent word) the sum overshoots, so a row's summed step is capped
+    at ``cap`` pair-updates' worth. Returns None when ``cap`` is None.
+    """
+    if not cap:
+        return None
+    counts = torch.bincount(rows, weights=weights, minlength=n_rows)                      # (V,)
+    return (cap / counts.clamp_(min=cap)).to(torch.float32)[rows]                        # (N,)
+
+
+def _loss(scores: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Σ -log σ(±score) over valid entries, in float64."""
+    signed = torch.where(labels > 0.5, scores, -scores)
+    return -(F.logsigmoid(signed) * valid).sum(dtype=torch.float64)
+
+
+def _gradient(scores, labels, valid, lr):
+    """gensim's ``(label - σ(s)) * lr``, zero where invalid or ``|s| >= MAX_EXP``."""
+    return (labels - torch.sigmoid(scores)).mul_(valid).mul_(scores.abs() < MAX_EXP).mul_(lr)
+
+
+def skipgram(syn0, contexts, mask, heads, lr, lockf=None, cap=None, loss=None):
+    """One skip-gram step: ``contexts`` (B, C) int, ``mask`` (B, C) float, ``heads`` list of Head."""
+    B, C = contexts.shape
+    D = syn0.shape[1]
+    ctx = contexts.reshape(-1)                                                             # (B*C,)
+    v = syn0.index_select(0, ctx).view(B, C, D)                                          # (B, C, D)
+    grad_v = torch.zeros_like(v)
+    for head in heads:
+        P = head.rows.shape[1]
+        rows = head.rows.reshape(-1)                                                       # (B*P,)
+        u = head.table.index_select(0, rows).view(B, P, D)                               # (B, P, D)
+        scores = torch.bmm(v, u.transpose(1, 2))                                           # (B, C, P)
+        labels = head.labels[:, None, :]                                                   # (B|1, 1, P)
+        valid = mask[:, :, None] * head.valid[:, None, :]                                  # (B, C, P)
+        if loss is not None:
+            loss += _loss(scores, labels, valid)
+        g = _gradient(scores, labels, valid, lr)                                           # (B, C, P)
+        grad_v.baddbmm_(g, u)                                                              # (B, C, D)
+        grad_u = torch.bmm(g.transpose(1, 2), v)                                           # (B, P, D)
+        scale = row_cap(rows, valid.sum(1).reshape(-1), head.table.shape[0], cap)
+        if scale is not None:
+            grad_u *= scale.view(B, P, 1)
+        head.table.index_add_(0, rows, grad_u.view(-1, D))
+    _apply_input(syn0, ctx, grad_v.view(-1, D), mask.reshape(-1), lockf, cap)
+
+
+def cbow(syn0, contexts, mask, heads, lr, cbow_mean=True, lockf=None, cap=None, loss=None):
+    """One CBOW step: the centre is predicted from the mean (or sum) of its context vectors."""
+    B, C = contexts.shape
+    D = syn0.shape[1]
+    ctx = contexts.reshape(-1)                                                             # (B*C,)
+    v = syn0.index_select(0, ctx).view(B, C, D)                                          # (B, C, D)
+    count = mask.sum(1, keepdim=True)                                                      # (B, 1)
+    inv_count = 1.0 / count.clamp(min=1.0)                                                 # (B, 1)
+    h = torch.bmm(mask[:, None, :], v).squeeze(1)                                          # (B, D) sum
+    if cbow_mean:
+        h *= inv_count
+    has_context = (count > 0).to(torch.float32)                                           # (B, 1)
+    grad_h = torch.zeros_like(h)
+    for head in heads:
+        P = head.rows.shape[1]
+        rows = head.rows.reshape(-1)                                                       # (B*P,)
+        u = head.table.index_select(0, rows).view(B, P, D)                               # (B, P, D)
+        scores = torch.bmm(u, h[:, :, None]).squeeze(-1)                                   # (B, P)
+        valid = head.valid * has_context                                                   # (B, P)
+        if loss is not None:
+            loss += _loss(scores, head.labels, valid)
+        g = _gradient(scores, head.labels, valid, lr)                                      # (B, P)
+        grad_h += torch.bmm(g[:, None, :], u).squeeze(1)                                   # (B, D)
+        grad_u = g[:, :, None] * h[:, None, :]                                             # (B, P, D)
+        scale = row_cap(rows, valid.reshape(-1), head.table.shape[0], cap)
+        if scale is not None:
+            grad_u *= scale.view(B, P, 1)
+        head.table.index_add_(0, rows, grad_u.view(-1, D))
+    if not cbow_mean:
+        grad_h *= inv_count  # gensim divides the error over the summed window vectors
+    grad_v = grad_h[:, None, :] * mask[:, :, None]                                         # (B, C, D)
+    _apply_input(syn0, ctx, grad_v.view(-1, D), mask.reshape(-1), lockf, cap)
+
+
+def _apply_input(syn0, ctx, grad_v, weights, lockf, cap):
+    """Add the input-side updates (N, D) to ``syn0`` rows ``ctx``, scaled by lockf and the row cap."""
+    if lockf is not None:
+        grad_v *= lockf.index_select(0, ctx)                                               # (N, 1)
+    scale = row_cap(ctx, weights, syn0.shape[0], cap)
+    if scale is not None:
+        grad_v *= scale[:, None]
+    syn0.index_add_(0, ctx, grad_v)
