@@ -196,10 +196,13 @@ def test_start_and_end_alpha_override_and_are_reached(toy_sentences):
     assert model.min_alpha_yet_reached == pytest.approx(0.01)
 
 
-def test_same_seed_same_vectors_other_seed_other_vectors(toy_sentences):
-    a = Word2Vec(toy_sentences, min_count=1, seed=7, **SG)
-    b = Word2Vec(toy_sentences, min_count=1, seed=7, **SG)
-    c = Word2Vec(toy_sentences, min_count=1, seed=8, **SG)
+@pytest.mark.parametrize("options", [dict(workers=1), dict(workers=2, engine="torch")],
+                         ids=["fused-1-thread", "torch-2-threads"])
+def test_same_seed_same_vectors_other_seed_other_vectors(toy_sentences, options):
+    """Bit-identical runs: the torch engine always; the fused (Hogwild) one with workers=1, as gensim."""
+    a = Word2Vec(toy_sentences, min_count=1, seed=7, **options, **SG)
+    b = Word2Vec(toy_sentences, min_count=1, seed=7, **options, **SG)
+    c = Word2Vec(toy_sentences, min_count=1, seed=8, **options, **SG)
     assert np.array_equal(a.wv.vectors, b.wv.vectors) and np.array_equal(a.syn1neg, b.syn1neg)
     assert not np.allclose(a.wv.vectors, c.wv.vectors)
 

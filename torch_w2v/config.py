@@ -42,6 +42,9 @@ class TrainConfig:
     #                                 for small corpora (>= 128 steps per epoch). Larger is faster; quality
     #                                 holds because a step's centres are spread across the corpus.
     chunk_words: int = 1 << 18      # corpus tokens prepared at once; bounds the engine's working memory
+    engine: str = "auto"            # "fused": one C pass per centre on CPU (compiled at first use);
+    #                                 "torch": batched torch ops (any device); "auto": fused on CPU when
+    #                                 a C compiler is there, else torch
     update_cap: int | None = 1024   # a row updated by more pairs than this in one step gets its summed
     #                                 update scaled down to this many pairs' worth; keeps large steps stable
     #                                 on small vocabularies (None = off; no effect on rows below the cap)
@@ -69,6 +72,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     _check_int("workers", cfg.workers, 1)
     _check_int("batch_words", cfg.batch_words, 1)
     _check_int("chunk_words", cfg.chunk_words, 1)
+    if cfg.engine not in ("auto", "fused", "torch"):
+        raise ValueError(f"engine must be 'auto', 'fused' or 'torch', got {cfg.engine!r}.")
     if cfg.update_cap is not None:
         _check_int("update_cap", cfg.update_cap, 1)
     if cfg.batch_size is not None:

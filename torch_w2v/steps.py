@@ -47,6 +47,15 @@ def row_cap(rows: torch.Tensor, weights: torch.Tensor, n_rows: int, cap: float |
     return (cap / counts.clamp_(min=cap)).to(torch.float32)[rows]                        # (N,)
 
 
+def input_scale(ctx, mask, n_rows, lockf, cap):
+    """(B*C,) factor on each context slot's input update: mask x lockf x row cap."""
+    scale = mask.reshape(-1)
+    if lockf is not None:
+        scale = scale * lockf.index_select(0, ctx).squeeze(-1)
+    capped = row_cap(ctx, mask.reshape(-1), n_rows, cap)
+    return scale * capped if capped is not None else scale
+
+
 def _loss(scores: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Σ -log σ(±score) over valid entries, in float64."""
     signed = torch.where(labels > 0.5, scores, -scores)
@@ -59,12 +68,13 @@ def _gradient(scores, labels, valid, lr):
 
 
 def skipgram(syn0, contexts, mask, heads, lr, lockf=None, cap=None, loss=None):
-    """One skip-gram step: ``contexts`` (B, C) int, ``mask`` (B, C) float, ``heads`` list of Head."""
+    """One skip-gram step: ``contexts`` (B, C) int64, ``mask`` (B, C) float, ``heads`` list of Head."""
     B, C = contexts.shape
     D = syn0.shape[1]
     ctx = contexts.reshape(-1)                                                             # (B*C,)
     v = syn0.index_select(0, ctx).view(B, C, D)                                          # (B, C, D)
-    grad_v = torch.zeros_like(v)
+    in_scale = input_scale(ctx, mask, syn0.shape[0], lockf, cap).view(B, C, 1)          # (B, C, 1)
+    grad_v = None
     for head in heads:
         P = head.rows.shape[1]
         rows = head.rows.reshape(-1)                                                       # (B*P,)
@@ -75,13 +85,12 @@ def skipgram(syn0, contexts, mask, heads, lr, lockf=None, cap=None, loss=None):
         if loss is not None:
             loss += _loss(scores, labels, valid)
         g = _gradient(scores, labels, valid, lr)                                           # (B, C, P)
-        grad_v.baddbmm_(g, u)                                                              # (B, C, D)
-        grad_u = torch.bmm(g.transpose(1, 2), v)                                           # (B, P, D)
-        scale = row_cap(rows, valid.sum(1).reshape(-1), head.table.shape[0], cap)
-        if scale is not None:
-            grad_u *= scale.view(B, P, 1)
-        head.table.index_add_(0, rows, grad_u.view(-1, D))
-    _apply_input(syn0, ctx, grad_v.view(-1, D), mask.reshape(-1), lockf, cap)
+        out_scale = row_cap(rows, valid.sum(1).reshape(-1), head.table.shape[0], cap)
+        g_out = g if out_scale is None else g * out_scale.view(B, 1, P)
+        head.table.index_add_(0, rows, torch.bmm(g_out.transpose(1, 2), v).view(-1, D))  # (B*P, D)
+        g *= in_scale
+        grad_v = torch.bmm(g, u) if grad_v is None else grad_v.baddbmm_(g, u)              # (B, C, D)
+    syn0.index_add_(0, ctx, grad_v.view(-1, D))
 
 
 def cbow(syn0, contexts, mask, heads, lr, cbow_mean=True, lockf=None, cap=None, loss=None):
@@ -107,22 +116,10 @@ def cbow(syn0, contexts, mask, heads, lr, cbow_mean=True, lockf=None, cap=None, 
             loss += _loss(scores, head.labels, valid)
         g = _gradient(scores, head.labels, valid, lr)                                      # (B, P)
         grad_h += torch.bmm(g[:, None, :], u).squeeze(1)                                   # (B, D)
-        grad_u = g[:, :, None] * h[:, None, :]                                             # (B, P, D)
-        scale = row_cap(rows, valid.reshape(-1), head.table.shape[0], cap)
-        if scale is not None:
-            grad_u *= scale.view(B, P, 1)
-        head.table.index_add_(0, rows, grad_u.view(-1, D))
+        out_scale = row_cap(rows, valid.reshape(-1), head.table.shape[0], cap)
+        g_out = g if out_scale is None else g * out_scale.view(B, P)
+        head.table.index_add_(0, rows, (g_out[:, :, None] * h[:, None, :]).view(-1, D))  # (B*P, D)
     if not cbow_mean:
         grad_h *= inv_count  # gensim divides the error over the summed window vectors
-    grad_v = grad_h[:, None, :] * mask[:, :, None]                                         # (B, C, D)
-    _apply_input(syn0, ctx, grad_v.view(-1, D), mask.reshape(-1), lockf, cap)
-
-
-def _apply_input(syn0, ctx, grad_v, weights, lockf, cap):
-    """Add the input-side updates (N, D) to ``syn0`` rows ``ctx``, scaled by lockf and the row cap."""
-    if lockf is not None:
-        grad_v *= lockf.index_select(0, ctx)                                               # (N, 1)
-    scale = row_cap(ctx, weights, syn0.shape[0], cap)
-    if scale is not None:
-        grad_v *= scale[:, None]
-    syn0.index_add_(0, ctx, grad_v)
+    in_scale = input_scale(ctx, mask, syn0.shape[0], lockf, cap).view(B, C, 1)          # (B, C, 1)
+    syn0.index_add_(0, ctx, (grad_h[:, None, :] * in_scale).view(-1, D))                  # (B*C, D)

@@ -46,6 +46,10 @@ class Word2Vec:
         Centre words per SGD step (default 2048 on CPU, 16384 on CUDA).
     chunk_words : int, optional
         Corpus tokens prepared at once (default 2**18); bounds the engine's working memory.
+    engine : {"auto", "fused", "torch"}, optional
+        ``"fused"``: a C step per centre on the CPU, compiled at first use (fastest on CPU);
+        ``"torch"``: batched torch ops on any device; ``"auto"`` (default): fused on CPU when a C
+        compiler is available, else torch. See :mod:`torch_w2v.fused`.
     update_cap : int or None, optional
         Most pair-updates one row takes at full strength in one step (default 1024); see
         :class:`~torch_w2v.config.TrainConfig`.
@@ -69,7 +73,7 @@ class Word2Vec:
                  batch_words=D.batch_words, compute_loss=D.compute_loss, callbacks=(), comment=None,
                  max_final_vocab=D.max_final_vocab, shrink_windows=D.shrink_windows, *,
                  device=D.device, batch_size=D.batch_size, chunk_words=D.chunk_words, update_cap=D.update_cap,
-                 progress=False):
+                 engine=D.engine, progress=False):
         self.vector_size = vector_size
         self.layer1_size = vector_size
         self.alpha, self.min_alpha = float(alpha), float(min_alpha)
@@ -82,7 +86,7 @@ class Word2Vec:
         self.sorted_vocab, self.batch_words = sorted_vocab, batch_words
         self.compute_loss, self.comment = bool(compute_loss), comment
         self.device, self.batch_size, self.chunk_words = device, batch_size, chunk_words
-        self.update_cap = update_cap
+        self.update_cap, self.engine = update_cap, engine
         self.progress = progress
         self._config()  # validates every setting now, before any work
         if self.device is not None:
@@ -476,7 +480,7 @@ class _Weights:
         if sample is not None and len(sample) and bool((sample < np.uint32(2**32 - 1)).any()):
             tables.sample_int = torch.from_numpy(sample.astype(np.int64))  # read on CPU by the batch producer
         if m.negative:
-            tables.cum_table = torch.from_numpy(np.asarray(m.cum_table, dtype=np.int64)).to(dev)
+            tables.noise = Tables.alias(m.cum_table, dev)
         lockf = np.asarray(getattr(m.wv, "vectors_lockf", np.ones(1)), dtype=np.float32)
         if len(lockf) and not bool((lockf == 1.0).all()):
             full = lockf[np.arange(len(m.wv)) % len(lockf)]                 # gensim: lockf[word % len(lockf)]
@@ -502,7 +506,7 @@ def _to_payload(model) -> dict:
     wv = model.wv
     settings = {name: getattr(model, name) for name in GENSIM_SETTINGS}
     settings.update(device=model.device, batch_size=model.batch_size, chunk_words=model.chunk_words,
-                    update_cap=model.update_cap)
+                    update_cap=model.update_cap, engine=model.engine)
     if model.hashfxn is not hash:
         logger.warning("hashfxn=%r is not saved (gensim 4 does not use it either); the loaded model has "
                        "hashfxn=hash.", model.hashfxn)
