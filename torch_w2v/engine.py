@@ -8,6 +8,7 @@ host sync: ``.item()``-like reads happen once per epoch.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import queue
@@ -88,6 +89,7 @@ class Schedule:
 
 @dataclass
 class EpochStats:
+    chunks: int = 0                    # chunks finished in this epoch
     effective_words: int = 0
     raw_words: int = 0
     sentences: int = 0
@@ -178,8 +180,8 @@ class Engine:
         if cfg.hs and (syn1 is None or tables.points is None):
             raise ValueError("hs=1 needs syn1 and Huffman codes; call build_vocab first.")
         self.batch_size = cfg.batch_size or default_batch_size(device, words_per_epoch)
-        self.cpu_gen = torch.Generator().manual_seed(seed)
-        self.dev_gen = torch.Generator(device=device).manual_seed(seed + 1)
+        self.seed = int(seed)
+        self.dev_gen = self._generator(0, 0, 1, device)
         K = cfg.negative
         self.neg_labels = torch.zeros(1, K + 1, device=device)                    # (1, K+1)
         self.neg_labels[:, 0] = 1.0
@@ -234,30 +236,46 @@ class Engine:
                        self.tables.lockf, cap, loss)
 
     # ---------------------------------------------------------------------------------------- an epoch
-    def _chunks(self, corpus: EncodedCorpus):
-        """Prepare batches chunk by chunk (in a producer thread when the caller asks)."""
-        ids_all = corpus.ids
-        for s, e in corpus.chunks(self.cfg.chunk_words):
+    def _generator(self, epoch: int, chunk: int, stream: int, device=None) -> torch.Generator:
+        """A generator seeded by (seed, epoch, chunk, stream) alone: a chunk draws the same numbers whether
+        the run was interrupted or not, so a resumed run repeats an uninterrupted one exactly."""
+        seed = (self.seed * 1_000_003 + epoch * 7_919 + chunk * 104_729 + stream) % (2**63 - 1)
+        return torch.Generator(device=device or "cpu").manual_seed(seed)
+
+    def _chunks(self, corpus: EncodedCorpus, epoch: int, first_chunk: int):
+        """Yield ``(index, Chunk)`` for the chunks of ``corpus`` from ``first_chunk`` on (producer side)."""
+        for index, (s, e) in enumerate(corpus.chunks(self.cfg.chunk_words)):
+            if index < first_chunk:
+                continue
             lo, hi = int(corpus.bounds[s]), int(corpus.bounds[e])
-            ids = torch.from_numpy(np.asarray(ids_all[lo:hi], dtype=np.int64))                 # (N,)
+            ids = torch.from_numpy(np.asarray(corpus.ids[lo:hi], dtype=np.int64))               # (N,)
             lengths = torch.from_numpy(np.diff(corpus.bounds[s:e + 1]))                         # (S,)
             sentence_of = torch.repeat_interleave(torch.arange(e - s), lengths)                 # (N,)
-            yield batching.make_chunk(
+            yield index, batching.make_chunk(
                 ids, sentence_of, int(corpus.raw_words[s:e].sum()), e - s,
                 sample_int=self.tables.sample_int, window=self.cfg.window,
-                shrink_windows=self.cfg.shrink_windows, batch_size=self.batch_size, generator=self.cpu_gen)
+                shrink_windows=self.cfg.shrink_windows, batch_size=self.batch_size,
+                generator=self._generator(epoch, index, 0))
 
-    def run_epoch(self, corpus: EncodedCorpus, epoch: int, schedule: Schedule, progress=None) -> EpochStats:
-        """Train one pass over ``corpus``; ``progress(stats, alpha)`` is called after each chunk."""
-        stats = EpochStats()
-        start = time.perf_counter()
-        self.loss.zero_()
-        for chunk in _prefetch(self._chunks(corpus), depth=self.prefetch):
+    def run_epoch(self, corpus: EncodedCorpus, epoch: int, schedule: Schedule, progress=None,
+                  resume: EpochStats | None = None, on_chunk=None) -> EpochStats:
+        """Train one pass over ``corpus``.
+
+        ``progress(stats, alpha)`` is called after each chunk; ``on_chunk(epoch, next_chunk, stats)`` too,
+        at a point where the weights hold every finished chunk (a consistent state to checkpoint).
+        ``resume``: the stats of a checkpoint taken in this epoch; training goes on from its next chunk.
+        """
+        stats = EpochStats() if resume is None else dataclasses.replace(resume)
+        start = time.perf_counter() - stats.seconds
+        self.loss.fill_(stats.loss)
+        for index, chunk in _prefetch(self._chunks(corpus, epoch, stats.chunks), depth=self.prefetch):
+            self.dev_gen = self._generator(epoch, index, 1, self.device)
             units = chunk.sentences if schedule.by_sentences else chunk.raw_words
             done = stats.sentences if schedule.by_sentences else stats.raw_words
             for batch in chunk.batches:
                 lr = schedule.alpha(epoch, done + batch.position * units)
                 self.step(batch, lr)
+            stats.chunks = index + 1
             stats.effective_words += chunk.effective_words
             stats.raw_words += chunk.raw_words
             stats.sentences += chunk.sentences
@@ -265,12 +283,19 @@ class Engine:
                 epoch, stats.sentences if schedule.by_sentences else stats.raw_words)
             if progress is not None:
                 progress(stats, stats.last_alpha)
+            if on_chunk is not None:
+                stats.seconds = time.perf_counter() - start
+                on_chunk(epoch, stats)
         if self.cfg.compute_loss:
             stats.loss = float(self.loss)  # host sync, once per epoch
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         stats.seconds = time.perf_counter() - start
         return stats
+
+    def current_loss(self) -> float:
+        """The loss accumulated so far in this epoch (a host sync: call at chunk boundaries only)."""
+        return float(self.loss)
 
 
 def _prefetch(iterator, depth: int = 1):

@@ -62,7 +62,7 @@ def save_payload(payload: dict, path) -> None:
         torch.save(payload, handle)
 
 
-def load_payload(path, expected_format: str = FORMAT, mmap: bool = False) -> dict:
+def load_payload(path, expected_format: str | tuple = FORMAT, mmap: bool = False) -> dict:
     """Read a file written by :func:`save_payload`, refusing anything but plain values and tensors."""
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -80,9 +80,10 @@ def load_payload(path, expected_format: str = FORMAT, mmap: bool = False) -> dic
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
         raise ValueError(f"{path} is truncated or corrupted and cannot be loaded ({exc}). "
                          f"Restore it from a backup or train again.") from None
-    if not isinstance(payload, dict) or payload.get("format") != expected_format:
+    expected = (expected_format,) if isinstance(expected_format, str) else tuple(expected_format)
+    if not isinstance(payload, dict) or payload.get("format") not in expected:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise ValueError(f"{path} is not a {expected_format} file (found format {found!r}).")
+        raise ValueError(f"{path} is not a {' or '.join(expected)} file (found format {found!r}).")
     if payload.get("version", 0) > VERSION:
         raise ValueError(f"{path} was written by a newer torch_w2v (format version {payload['version']}, "
                          f"this one reads up to {VERSION}); upgrade torch_w2v.")

@@ -12,19 +12,21 @@ import logging
 import math
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 
 import numpy as np
 import torch
 from gensim.models import KeyedVectors
 from gensim.utils import call_on_class_only
 
+from . import checkpoint as checkpoint_mod
 from . import config as config_mod
 from . import corpus as corpus_mod
 from . import persist
 from . import vocab as vocab_mod
 from .config import DEFAULTS as D
 from .config import TrainConfig
-from .engine import Engine, Schedule, Tables, resolve_device, torch_threads
+from .engine import Engine, EpochStats, Schedule, Tables, resolve_device, torch_threads
 from .export import GENSIM_SETTINGS, to_gensim
 from .model import SkipGramNeg
 from .progress import Progress
@@ -304,14 +306,19 @@ class Word2Vec:
 
     def train(self, corpus_iterable=None, corpus_file=None, total_examples=None, total_words=None, epochs=None,
               start_alpha=None, end_alpha=None, word_count=0, queue_factor=2, report_delay=1.0,
-              compute_loss=False, callbacks=()):
+              compute_loss=False, callbacks=(), *, checkpoint=None, checkpoint_every=600.0):
         """Train the weights on a corpus; returns ``(effective_words, raw_words)`` summed over epochs.
 
         As in gensim, ``epochs`` and one of ``total_examples`` (sentences) or ``total_words`` (raw words)
         are required; the learning rate falls linearly from ``start_alpha`` (default ``alpha``) to
         ``end_alpha`` (default ``min_alpha``) over all epochs of this call. ``queue_factor`` sets how many
         chunks of batches are prepared ahead; ``report_delay`` is the seconds between progress log lines.
+
+        ``checkpoint``: a path where the full training state is saved every ``checkpoint_every`` seconds
+        (0 = after every chunk), at each epoch end and on SIGINT/SIGTERM (then training stops with
+        :class:`~torch_w2v.checkpoint.TrainingInterrupted`); continue with :meth:`resume`.
         """
+        resume, self._resume = getattr(self, "_resume", None), None
         self.alpha = start_alpha or self.alpha
         self.min_alpha = end_alpha or self.min_alpha
         self.epochs = epochs
@@ -324,8 +331,9 @@ class Word2Vec:
             raise ValueError(f"queue_factor must be >= 1, got {queue_factor!r}.")
         cfg = dataclasses.replace(self._config(), compute_loss=bool(compute_loss))
         self.compute_loss = bool(compute_loss)
-        self.running_training_loss = 0.0
-        self.epoch_losses = []
+        if resume is None:
+            self.running_training_loss = 0.0
+            self.epoch_losses = []
         self.add_lifecycle_event(
             "train", msg=(f"training model with {self.workers} workers on {len(self.wv)} vocabulary and "
                           f"{self.layer1_size} features, using sg={self.sg} hs={self.hs} sample={self.sample} "
@@ -333,6 +341,8 @@ class Word2Vec:
 
         start = time.perf_counter()
         encoded = corpus_mod.encode(corpus_mod.sentences_of(corpus_iterable, corpus_file), self.wv.key_to_index)
+        if resume is not None:
+            resume.check_corpus(encoded, checkpoint)
         by_sentences = bool(total_examples)
         total_units = total_examples if by_sentences else total_words
         schedule = Schedule(self.alpha, self.min_alpha, epochs, max(float(total_units or 0), 1.0), by_sentences)
@@ -340,18 +350,30 @@ class Word2Vec:
             callback.on_train_begin(self)
 
         device = resolve_device(self.device)
-        trained, raw = 0, 0
-        with torch_threads(self.workers), _Weights(self, device) as weights:
+        trained, raw = (resume.trained, resume.raw) if resume is not None else (0, 0)
+        train_args = dict(total_examples=total_examples, total_words=total_words, epochs=epochs,
+                          start_alpha=self.alpha, end_alpha=self.min_alpha, queue_factor=queue_factor,
+                          report_delay=report_delay, compute_loss=bool(compute_loss))
+        with torch_threads(self.workers), _Weights(self, device) as weights, \
+                _checkpointer(self, checkpoint, checkpoint_every, train_args, encoded) as saver:
             engine = Engine(cfg, weights.syn0, weights.syn1neg, weights.syn1, weights.tables(),
                             seed=_mix(self.seed, self.train_count), device=device, prefetch=int(queue_factor),
                             words_per_epoch=_expected_words(encoded, self.wv))
             progress = Progress(self, epochs, encoded, total_words or encoded.total_raw_words,
                                 report_delay=report_delay, bar=self.progress)
-            for epoch in range(epochs):
+            first_epoch = resume.epoch if resume is not None else 0
+            for epoch in range(first_epoch, epochs):
                 for callback in callbacks:
                     callback.on_epoch_begin(self)
                 progress.epoch_begin(epoch)
-                stats = engine.run_epoch(encoded, epoch, schedule, progress=progress.update)
+                partial = EpochStats(**resume.stats) if resume is not None and epoch == resume.epoch else None
+                on_chunk = None
+                if saver is not None:
+                    def on_chunk(ep, stats, done=(trained, raw)):
+                        saver.on_chunk(ep, stats, *done, sync=weights.sync_to_numpy,
+                                       loss=engine.current_loss if cfg.compute_loss else None)
+                stats = engine.run_epoch(encoded, epoch, schedule, progress=progress.update, resume=partial,
+                                         on_chunk=on_chunk)
                 weights.sync_to_numpy()
                 trained += stats.effective_words
                 raw += stats.raw_words
@@ -361,6 +383,8 @@ class Word2Vec:
                 _check_finite(weights.syn0, self.alpha, epoch)
                 progress.epoch_end(epoch, stats, total_examples=total_examples, total_words=total_words,
                                    is_corpus_file=corpus_file is not None)
+                if saver is not None:
+                    saver.save(epoch + 1, EpochStats(), trained, raw)
                 for callback in callbacks:
                     callback.on_epoch_end(self)
             progress.close()
@@ -374,6 +398,25 @@ class Word2Vec:
         for callback in callbacks:
             callback.on_train_end(self)
         return trained, raw
+
+    @classmethod
+    def resume(cls, checkpoint, corpus_iterable=None, corpus_file=None, callbacks=(), checkpoint_every=600.0):
+        """Finish the training that wrote ``checkpoint``, on the same corpus; returns the model.
+
+        The remaining schedule is the interrupted ``train()`` call's: same epochs, learning rates and
+        random draws, so on CPU with ``workers=1`` (or ``engine='torch'``) the vectors equal those of an
+        uninterrupted run. Further checkpoints go to the same file.
+        """
+        payload, state = checkpoint_mod.read(checkpoint)
+        model = _from_payload(cls, payload, checkpoint)
+        model._resume = state
+        args = dict(state.train_args)
+        model.train(corpus_iterable, corpus_file, total_examples=args["total_examples"],
+                    total_words=args["total_words"], epochs=args["epochs"], start_alpha=args["start_alpha"],
+                    end_alpha=args["end_alpha"], queue_factor=args["queue_factor"],
+                    report_delay=args["report_delay"], compute_loss=args["compute_loss"], callbacks=callbacks,
+                    checkpoint=checkpoint, checkpoint_every=checkpoint_every)
+        return model
 
     def get_latest_training_loss(self):
         """Loss summed over all epochs of the latest ``train()`` call (float64; needs ``compute_loss=True``)."""
@@ -415,7 +458,7 @@ class Word2Vec:
         """
         if kwargs:
             raise TypeError(f"load() got unexpected keyword argument(s) {sorted(kwargs)}.")
-        payload = persist.load_payload(fname, mmap=mmap is not None)
+        payload = persist.load_payload(fname, (persist.FORMAT, checkpoint_mod.FORMAT), mmap=mmap is not None)
         return _from_payload(cls, payload, fname)
 
 
@@ -444,6 +487,16 @@ def _expected_words(encoded, wv) -> float:
     for start in range(0, len(encoded.ids), step):
         total += float(keep[np.asarray(encoded.ids[start:start + step])].sum())
     return total
+
+
+@contextmanager
+def _checkpointer(model, path, every, train_args, encoded):
+    """A :class:`~torch_w2v.checkpoint.Checkpointer` when ``path`` is given, else None."""
+    if path is None:
+        yield None
+        return
+    with checkpoint_mod.Checkpointer(model, path, every, train_args, encoded) as saver:
+        yield saver
 
 
 def _check_finite(syn0, alpha, epoch):
