@@ -41,7 +41,7 @@ class TrainConfig:
     batch_size: int | None = None   # centre words per SGD step; None = 2048 on CPU, 16384 on CUDA, fewer
     #                                 for small corpora (>= 128 steps per epoch). Larger is faster; quality
     #                                 holds because a step's centres are spread across the corpus.
-    chunk_words: int = 1 << 18      # corpus tokens prepared at once; bounds the engine's working memory
+    chunk_words: int = 1 << 16      # corpus tokens prepared at once; bounds the engine's working memory
     engine: str = "auto"            # "fused": one C pass per centre on CPU (compiled at first use);
     #                                 "torch": batched torch ops (any device); "auto": fused on CPU when
     #                                 a C compiler is there, else torch

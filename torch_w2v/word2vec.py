@@ -47,7 +47,7 @@ class Word2Vec:
     batch_size : int, optional
         Centre words per SGD step (default 2048 on CPU, 16384 on CUDA).
     chunk_words : int, optional
-        Corpus tokens prepared at once (default 2**18); bounds the engine's working memory.
+        Corpus tokens prepared at once (default 2**16); bounds the engine's working memory.
     engine : {"auto", "fused", "torch"}, optional
         ``"fused"``: a C step per centre on the CPU, compiled at first use (fastest on CPU);
         ``"torch"``: batched torch ops on any device; ``"auto"`` (default): fused on CPU when a C
@@ -482,11 +482,10 @@ def _expected_words(encoded, wv) -> float:
     sample = wv.expandos.get("sample_int")
     if sample is None or not len(encoded.ids):
         return float(len(encoded.ids))
-    keep = sample.astype(np.float64) / (2**32 - 1)
-    total, step = 0.0, 1 << 22
-    for start in range(0, len(encoded.ids), step):
-        total += float(keep[np.asarray(encoded.ids[start:start + step])].sum())
-    return total
+    counts = np.zeros(len(sample), dtype=np.int64)
+    for start in range(0, len(encoded.ids), 1 << 20):
+        counts += np.bincount(encoded.ids[start:start + (1 << 20)], minlength=len(sample))
+    return float(counts @ (sample.astype(np.float64) / (2**32 - 1)))
 
 
 @contextmanager
