@@ -45,6 +45,8 @@ class TrainConfig:
     engine: str = "auto"            # "fused": one C pass per centre on CPU (compiled at first use);
     #                                 "torch": batched torch ops (any device); "auto": fused on CPU when
     #                                 a C compiler is there, else torch
+    sync_words: int = 1 << 17       # torch.distributed: words each rank trains between merges of the ranks'
+    #                                 weights (fewer = closer to single-process SGD, more communication)
     update_cap: int | None = 1024   # a row updated by more pairs than this in one step gets its summed
     #                                 update scaled down to this many pairs' worth; keeps large steps stable
     #                                 on small vocabularies (None = off; no effect on rows below the cap)
@@ -74,6 +76,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     _check_int("chunk_words", cfg.chunk_words, 1)
     if cfg.engine not in ("auto", "fused", "torch"):
         raise ValueError(f"engine must be 'auto', 'fused' or 'torch', got {cfg.engine!r}.")
+    _check_int("sync_words", cfg.sync_words, 1)
     if cfg.update_cap is not None:
         _check_int("update_cap", cfg.update_cap, 1)
     if cfg.batch_size is not None:

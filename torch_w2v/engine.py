@@ -168,11 +168,13 @@ class Engine:
         Chunks of batches prepared ahead by the producer thread.
     words_per_epoch : float, optional
         Expected words per epoch after downsampling; sizes the default batch for small corpora.
+    averager : torch_w2v.distributed.ModelAverager, optional
+        Averages the weights over ranks at its sync points (data-parallel training).
     """
 
     def __init__(self, cfg: TrainConfig, syn0: torch.Tensor, syn1neg: torch.Tensor | None,
                  syn1: torch.Tensor | None, tables: Tables, seed: int, device: torch.device, prefetch: int = 1,
-                 words_per_epoch: float | None = None):
+                 words_per_epoch: float | None = None, averager=None):
         self.cfg, self.device, self.prefetch = cfg, device, prefetch
         self.syn0, self.syn1neg, self.syn1, self.tables = syn0, syn1neg, syn1, tables
         if cfg.negative and (syn1neg is None or tables.noise is None):
@@ -181,6 +183,7 @@ class Engine:
             raise ValueError("hs=1 needs syn1 and Huffman codes; call build_vocab first.")
         self.batch_size = cfg.batch_size or default_batch_size(device, words_per_epoch)
         self.seed = int(seed)
+        self.averager = averager
         self.dev_gen = self._generator(0, 0, 1, device)
         K = cfg.negative
         self.neg_labels = torch.zeros(1, K + 1, device=device)                    # (1, K+1)
@@ -268,6 +271,8 @@ class Engine:
         stats = EpochStats() if resume is None else dataclasses.replace(resume)
         start = time.perf_counter() - stats.seconds
         self.loss.fill_(stats.loss)
+        if self.averager is not None:
+            self.averager.begin_epoch(sum(1 for _ in corpus.chunks(self.cfg.chunk_words)))
         for index, chunk in _prefetch(self._chunks(corpus, epoch, stats.chunks), depth=self.prefetch):
             self.dev_gen = self._generator(epoch, index, 1, self.device)
             units = chunk.sentences if schedule.by_sentences else chunk.raw_words
@@ -275,6 +280,8 @@ class Engine:
             for batch in chunk.batches:
                 lr = schedule.alpha(epoch, done + batch.position * units)
                 self.step(batch, lr)
+            if self.averager is not None:
+                self.averager.after_chunk(index)
             stats.chunks = index + 1
             stats.effective_words += chunk.effective_words
             stats.raw_words += chunk.raw_words
@@ -286,6 +293,8 @@ class Engine:
             if on_chunk is not None:
                 stats.seconds = time.perf_counter() - start
                 on_chunk(epoch, stats)
+        if self.averager is not None:
+            self.averager.finish_epoch()
         if self.cfg.compute_loss:
             stats.loss = float(self.loss)  # host sync, once per epoch
         if self.device.type == "cuda":

@@ -21,6 +21,7 @@ from gensim.utils import call_on_class_only
 
 from . import checkpoint as checkpoint_mod
 from . import config as config_mod
+from . import distributed
 from . import corpus as corpus_mod
 from . import persist
 from . import vocab as vocab_mod
@@ -52,6 +53,9 @@ class Word2Vec:
         ``"fused"``: a C step per centre on the CPU, compiled at first use (fastest on CPU);
         ``"torch"``: batched torch ops on any device; ``"auto"`` (default): fused on CPU when a C
         compiler is available, else torch. See :mod:`torch_w2v.fused`.
+    sync_words : int, optional
+        With torch.distributed: words each rank trains between merges of the ranks' weights
+        (default 131072); see :mod:`torch_w2v.distributed`.
     update_cap : int or None, optional
         Most pair-updates one row takes at full strength in one step (default 1024); see
         :class:`~torch_w2v.config.TrainConfig`.
@@ -75,7 +79,7 @@ class Word2Vec:
                  batch_words=D.batch_words, compute_loss=D.compute_loss, callbacks=(), comment=None,
                  max_final_vocab=D.max_final_vocab, shrink_windows=D.shrink_windows, *,
                  device=D.device, batch_size=D.batch_size, chunk_words=D.chunk_words, update_cap=D.update_cap,
-                 engine=D.engine, progress=False):
+                 engine=D.engine, sync_words=D.sync_words, progress=False):
         self.vector_size = vector_size
         self.layer1_size = vector_size
         self.alpha, self.min_alpha = float(alpha), float(min_alpha)
@@ -88,7 +92,7 @@ class Word2Vec:
         self.sorted_vocab, self.batch_words = sorted_vocab, batch_words
         self.compute_loss, self.comment = bool(compute_loss), comment
         self.device, self.batch_size, self.chunk_words = device, batch_size, chunk_words
-        self.update_cap, self.engine = update_cap, engine
+        self.update_cap, self.engine, self.sync_words = update_cap, engine, sync_words
         self.progress = progress
         self._config()  # validates every setting now, before any work
         if self.device is not None:
@@ -159,12 +163,16 @@ class Word2Vec:
         ``update=True`` adds the corpus's new words to an existing vocabulary, keeping trained rows.
         """
         corpus_mod.check(corpus_iterable, corpus_file, passes=1)
-        total_words, corpus_count = self.scan_vocab(corpus_iterable, corpus_file, progress_per=progress_per,
-                                                    trim_rule=trim_rule)
-        self.corpus_count, self.corpus_total_words = corpus_count, total_words
-        report = self.prepare_vocab(update=update, keep_raw_vocab=keep_raw_vocab, trim_rule=trim_rule, **kwargs)
-        report["memory"] = self.estimate_memory(vocab_size=report["num_retained_words"])
-        self.prepare_weights(update=update)
+        if distributed.rank() == 0:  # with torch.distributed, rank 0 builds and broadcasts (see distributed.py)
+            total_words, corpus_count = self.scan_vocab(corpus_iterable, corpus_file, progress_per=progress_per,
+                                                        trim_rule=trim_rule)
+            self.corpus_count, self.corpus_total_words = corpus_count, total_words
+            report = self.prepare_vocab(update=update, keep_raw_vocab=keep_raw_vocab, trim_rule=trim_rule,
+                                        **kwargs)
+            report["memory"] = self.estimate_memory(vocab_size=report["num_retained_words"])
+            self.prepare_weights(update=update)
+        if distributed.is_active():
+            distributed.broadcast_vocab(self, update=update)
         self.add_lifecycle_event("build_vocab", update=update, trim_rule=str(trim_rule))
         if not len(self.wv):
             logger.warning("the vocabulary is empty: none of the %i words of the corpus occurs min_count=%s "
@@ -331,6 +339,10 @@ class Word2Vec:
             raise ValueError(f"queue_factor must be >= 1, got {queue_factor!r}.")
         cfg = dataclasses.replace(self._config(), compute_loss=bool(compute_loss))
         self.compute_loss = bool(compute_loss)
+        parallel = distributed.is_active()
+        if parallel and checkpoint is not None:
+            raise NotImplementedError("checkpoint= is not supported together with torch.distributed yet; "
+                                      "train without it, or in a single process.")
         if resume is None:
             self.running_training_loss = 0.0
             self.epoch_losses = []
@@ -340,11 +352,16 @@ class Word2Vec:
                           f"negative={self.negative} window={self.window} shrink_windows={self.shrink_windows}"))
 
         start = time.perf_counter()
-        encoded = corpus_mod.encode(corpus_mod.sentences_of(corpus_iterable, corpus_file), self.wv.key_to_index)
+        source = (distributed.shard(corpus_iterable, corpus_file, self.corpus_count) if parallel
+                  else corpus_mod.sentences_of(corpus_iterable, corpus_file))
+        encoded = corpus_mod.encode(source, self.wv.key_to_index)
         if resume is not None:
             resume.check_corpus(encoded, checkpoint)
         by_sentences = bool(total_examples)
         total_units = total_examples if by_sentences else total_words
+        if parallel:  # one global schedule: each rank's epoch is its share of the corpus
+            local = encoded.n_sentences if by_sentences else encoded.total_raw_words
+            total_units = total_units * local / max(distributed.all_sum([local])[0], 1)
         schedule = Schedule(self.alpha, self.min_alpha, epochs, max(float(total_units or 0), 1.0), by_sentences)
         for callback in callbacks:
             callback.on_train_begin(self)
@@ -356,11 +373,16 @@ class Word2Vec:
                           report_delay=report_delay, compute_loss=bool(compute_loss))
         with torch_threads(self.workers), _Weights(self, device) as weights, \
                 _checkpointer(self, checkpoint, checkpoint_every, train_args, encoded) as saver:
+            averager = (distributed.ModelAverager([weights.syn0, weights.syn1neg, weights.syn1],
+                                                  max(1, round(encoded.total_raw_words / cfg.sync_words)))
+                        if parallel else None)
             engine = Engine(cfg, weights.syn0, weights.syn1neg, weights.syn1, weights.tables(),
-                            seed=_mix(self.seed, self.train_count), device=device, prefetch=int(queue_factor),
-                            words_per_epoch=_expected_words(encoded, self.wv))
-            progress = Progress(self, epochs, encoded, total_words or encoded.total_raw_words,
-                                report_delay=report_delay, bar=self.progress)
+                            seed=_mix(self.seed, self.train_count) + 7_777_777 * distributed.rank(),
+                            device=device, prefetch=int(queue_factor),
+                            words_per_epoch=_expected_words(encoded, self.wv), averager=averager)
+            progress = Progress(self, epochs, encoded, encoded.total_raw_words if parallel
+                                else (total_words or encoded.total_raw_words),
+                                report_delay=report_delay, bar=self.progress and distributed.rank() == 0)
             first_epoch = resume.epoch if resume is not None else 0
             for epoch in range(first_epoch, epochs):
                 for callback in callbacks:
@@ -375,6 +397,10 @@ class Word2Vec:
                 stats = engine.run_epoch(encoded, epoch, schedule, progress=progress.update, resume=partial,
                                          on_chunk=on_chunk)
                 weights.sync_to_numpy()
+                if parallel:  # counts and loss of all ranks
+                    stats.effective_words, stats.raw_words, stats.sentences, stats.loss = (
+                        int(x) if i < 3 else x for i, x in enumerate(distributed.all_sum(
+                            [stats.effective_words, stats.raw_words, stats.sentences, stats.loss])))
                 trained += stats.effective_words
                 raw += stats.raw_words
                 self.min_alpha_yet_reached = stats.last_alpha
@@ -558,7 +584,7 @@ def _to_payload(model) -> dict:
     wv = model.wv
     settings = {name: getattr(model, name) for name in GENSIM_SETTINGS}
     settings.update(device=model.device, batch_size=model.batch_size, chunk_words=model.chunk_words,
-                    update_cap=model.update_cap, engine=model.engine)
+                    update_cap=model.update_cap, engine=model.engine, sync_words=model.sync_words)
     if model.hashfxn is not hash:
         logger.warning("hashfxn=%r is not saved (gensim 4 does not use it either); the loaded model has "
                        "hashfxn=hash.", model.hashfxn)

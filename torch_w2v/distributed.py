@@ -1,0 +1,197 @@
+"""Data-parallel training on ``torch.distributed``: one model, several processes or machines.
+
+Launch with ``torchrun`` (``torchrun --nproc_per_node=N -m torch_w2v train CORPUS -o OUT``), or call
+``torch.distributed.init_process_group`` yourself before using :class:`torch_w2v.Word2Vec`. The scheme:
+
+* **vocabulary**: built once, by rank 0, with exactly the single-process rules, and broadcast; every
+  rank then draws the same initial weights from the same seed;
+* **corpus split**: each rank trains on its share: a byte range of a plain ``corpus_file`` (lines
+  starting in ``[size*r/N, size*(r+1)/N)``, as gensim's corpus_file workers split it), or a contiguous
+  block of sentences for iterables and compressed files;
+* **schedule**: one global learning-rate schedule: each rank's progress is its share of the epoch, so
+  all ranks decay together; its random draws are seeded by (seed, rank, epoch, chunk);
+* **agreement**: every ``sync_words`` words per rank (and always at an epoch's end) the ranks merge: each
+  rank's change since the last merge is summed over ranks (``all_reduce``) and added to the common
+  weights, so every update counts as in a single process; the sync points are spread evenly over each
+  rank's chunks, so ranks with shares of different sizes still meet;
+* counts, loss and the returned ``(effective_words, raw_words)`` are summed over ranks.
+
+Backends: gloo on CPU, NCCL on CUDA (each rank on ``cuda:LOCAL_RANK``). After ``train()`` all ranks hold
+the same weights; by convention rank 0 writes the outputs.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+logger = logging.getLogger("torch_w2v")
+
+
+def is_active() -> bool:
+    """True when a process group of more than one rank is initialised."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if is_active() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if is_active() else 1
+
+
+def init_from_env(device: str | None = None) -> bool:
+    """Initialise the process group from torchrun's environment (RANK, WORLD_SIZE, MASTER_ADDR, ...).
+
+    gloo for CPU training, NCCL for CUDA (and then ``device`` becomes ``cuda:LOCAL_RANK``). Returns True
+    when running distributed. Does nothing outside torchrun or when a group already exists.
+    """
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        return is_active()
+    if not dist.is_initialized():
+        use_cuda = (device or "").startswith("cuda") or (device is None and torch.cuda.is_available())
+        backend = "nccl" if use_cuda else "gloo"
+        if use_cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        dist.init_process_group(backend=backend)
+        logger.info("torch.distributed: rank %i of %i, backend %s", dist.get_rank(), dist.get_world_size(),
+                    backend)
+    return is_active()
+
+
+def local_device(device: str | None) -> str | None:
+    """On CUDA, each rank uses its own GPU: ``cuda`` -> ``cuda:LOCAL_RANK``."""
+    if is_active() and device in ("cuda", None) and torch.cuda.is_available():
+        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+    return device
+
+
+# --------------------------------------------------------------------------------------- vocabulary
+VOCAB_STATE = ("corpus_count", "corpus_total_words", "effective_min_count", "min_count", "sample", "cum_table")
+
+
+def broadcast_vocab(model, update: bool = False) -> None:
+    """Make every rank's vocabulary and initial weights those that rank 0 built (or updated)."""
+    wv = model.wv
+    state = None
+    if rank() == 0:
+        state = {"keys": list(wv.index_to_key), "expandos": {k: np.asarray(v) for k, v in wv.expandos.items()},
+                 **{name: getattr(model, name) for name in VOCAB_STATE}}
+    box = [state]
+    dist.broadcast_object_list(box, src=0)
+    if rank() != 0:
+        state = box[0]
+        wv.index_to_key = list(state["keys"])
+        wv.key_to_index = {w: i for i, w in enumerate(wv.index_to_key)}
+        wv.expandos = {k: np.array(v) for k, v in state["expandos"].items()}
+        for name in VOCAB_STATE:
+            setattr(model, name, state[name])
+        # the same seed gives the same draw as rank 0's; an update keeps the (already equal) trained rows
+        if update:
+            model.update_weights()
+        else:
+            model.init_weights()
+
+
+# ------------------------------------------------------------------------------------- corpus split
+class ByteRangeLineSentence:
+    """The lines of a plain text file that start in ``[start, end)``, as token lists (non-empty lines)."""
+
+    def __init__(self, path, start: int, end: int):
+        self.path, self.start, self.end = os.fspath(path), start, end
+
+    def __iter__(self):
+        with open(self.path, "rb") as f:
+            if self.start > 0:
+                f.seek(self.start - 1)
+                f.readline()  # finish the line that began before our range
+            while f.tell() < self.end:
+                line = f.readline()
+                if not line:
+                    break
+                tokens = line.decode("utf-8").split()
+                if tokens:
+                    yield tokens
+
+
+class _Block:
+    """Sentences ``[first, last)`` of an iterable corpus."""
+
+    def __init__(self, sentences, first: int, last: int):
+        self.sentences, self.first, self.last = sentences, first, last
+
+    def __iter__(self):
+        for i, sentence in enumerate(self.sentences):
+            if i >= self.last:
+                break
+            if i >= self.first:
+                yield sentence
+
+
+def shard(sentences=None, corpus_file=None, n_sentences: int = 0):
+    """This rank's share of the corpus, as an iterable of token lists."""
+    r, n = rank(), world_size()
+    if corpus_file is not None:
+        path = os.fspath(corpus_file)
+        from .corpus import COMPRESSED, LineSentence, _is_url
+        if not _is_url(path) and not path.endswith(COMPRESSED):
+            size = os.path.getsize(path)
+            return ByteRangeLineSentence(path, size * r // n, size * (r + 1) // n)
+        sentences = LineSentence(path)
+    total = len(sentences) if hasattr(sentences, "__len__") else n_sentences
+    return _Block(sentences, total * r // n, total * (r + 1) // n)
+
+
+def all_sum(values) -> list:
+    """Sum numbers over ranks (float64)."""
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+# ---------------------------------------------------------------------------------------- averaging
+class ModelAverager:
+    """Merges the ranks' weights at sync points spread over each rank's chunks of an epoch.
+
+    Each rank's change since the last sync is summed over ranks and applied to the common weights:
+    ``W <- W_sync + sum_r (W_r - W_sync)``. Every update of every rank counts in full, as in one process
+    training the whole corpus; plain averaging would divide each rank's progress by the number of ranks
+    (measured on the benchmark corpus, 2 ranks, 8 syncs per epoch: analogies 11.0% averaged, against
+    15.4% single-process).
+    """
+
+    def __init__(self, tensors, sync_per_epoch: int):
+        self.tensors = [t for t in tensors if t is not None]
+        self.base = [t.clone() for t in self.tensors]  # the weights at the last sync, equal on all ranks
+        self.sync_per_epoch = max(1, int(sync_per_epoch))
+        self.points: set = set()
+        self.k = self.done = 0
+
+    def begin_epoch(self, n_chunks: int) -> None:
+        """Agree on the number of syncs (no rank can sync more often than it has chunks)."""
+        fewest = torch.tensor([n_chunks], dtype=torch.int64)
+        dist.all_reduce(fewest, op=dist.ReduceOp.MIN)
+        self.k = max(1, min(self.sync_per_epoch, int(fewest.item())))
+        self.points = {(n_chunks * (i + 1)) // self.k - 1 for i in range(self.k)}  # the last chunk is one
+        self.done = 0
+
+    def after_chunk(self, index: int) -> None:
+        if index in self.points:
+            self.merge()
+
+    def finish_epoch(self) -> None:
+        """Catch up on syncs a rank did not reach (an empty share): every rank merges ``k`` times."""
+        while self.done < self.k:
+            self.merge()
+
+    def merge(self) -> None:
+        for t, base in zip(self.tensors, self.base):
+            t -= base                 # this rank's change since the last sync
+            dist.all_reduce(t)        # summed over ranks
+            t += base
+            base.copy_(t)
+        self.done += 1
