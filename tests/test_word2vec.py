@@ -297,6 +297,38 @@ def test_load_refuses_non_model_files_and_pickles(tmp_path):
     assert not ran.exists()
 
 
+def test_a_gensim_pickle_is_refused_unread_with_gensims_error_type(tmp_path, toy_sentences, monkeypatch):
+    theirs = gensim.models.Word2Vec(toy_sentences, min_count=1, vector_size=8, epochs=1)
+    theirs.save(str(tmp_path / "gensim.model"))
+    theirs.wv.save(str(tmp_path / "gensim.kv"))
+
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("a pickle was read")
+
+    monkeypatch.setattr(pickle, "load", no_unpickling)
+    monkeypatch.setattr(pickle, "loads", no_unpickling)
+    for name in ("gensim.model", "gensim.kv"):
+        with pytest.raises(ValueError, match="pickle.*never unpickles.*gensim.models.Word2Vec.load") as info:
+            Word2Vec.load(str(tmp_path / name))
+        # gensim's Word2Vec.load raises AttributeError for a file of another class (gensim's
+        # test_persistence_word2vec_format_combination_with_standard_persistence expects it)
+        assert isinstance(info.value, AttributeError)
+
+
+def test_load_with_mmap_gives_the_same_model_and_never_writes_the_file(tmp_path, toy_sentences):
+    model = Word2Vec(toy_sentences, min_count=1, **{**SG, "hs": 1})
+    path = tmp_path / "m"
+    model.save(str(path), sep_limit=0)  # gensim's storage options are accepted, with no effect
+    saved = path.read_bytes()
+    loaded = Word2Vec.load(str(path), mmap="r")
+    for name in ("syn1neg", "syn1"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
+    np.testing.assert_array_equal(loaded.wv.vectors, model.wv.vectors)
+    loaded.train(toy_sentences, total_examples=loaded.corpus_count, epochs=1)
+    assert not np.array_equal(loaded.wv.vectors, model.wv.vectors)
+    assert path.read_bytes() == saved
+
+
 def test_load_is_a_classmethod_only(tmp_path, toy_sentences):
     model = Word2Vec(toy_sentences, min_count=1, **SG)
     model.save(str(tmp_path / "m"))

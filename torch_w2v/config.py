@@ -42,6 +42,8 @@ class TrainConfig:
     #                                 for small corpora (>= 128 steps per epoch). Larger is faster; quality
     #                                 holds because a step's centres are spread across the corpus.
     chunk_words: int = 1 << 16      # corpus tokens prepared at once; bounds the engine's working memory
+    spill_words: int = 1 << 26      # the encoded corpus (4 bytes a token) stays in memory up to this many
+    #                                 tokens, beyond that in a memory-mapped temporary file
     engine: str = "auto"            # "fused": one C pass per centre on CPU (compiled at first use);
     #                                 "torch": batched torch ops (any device); "auto": fused on CPU when
     #                                 a C compiler is there, else torch
@@ -74,6 +76,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     _check_int("workers", cfg.workers, 1)
     _check_int("batch_words", cfg.batch_words, 1)
     _check_int("chunk_words", cfg.chunk_words, 1)
+    _check_int("spill_words", cfg.spill_words, 1)
     if cfg.engine not in ("auto", "fused", "torch"):
         raise ValueError(f"engine must be 'auto', 'fused' or 'torch', got {cfg.engine!r}.")
     _check_int("sync_words", cfg.sync_words, 1)

@@ -247,15 +247,14 @@ class Engine:
 
     def _chunks(self, corpus: EncodedCorpus, epoch: int, first_chunk: int):
         """Yield ``(index, Chunk)`` for the chunks of ``corpus`` from ``first_chunk`` on (producer side)."""
-        for index, (s, e) in enumerate(corpus.chunks(self.cfg.chunk_words)):
+        for index, span in enumerate(corpus.chunks(self.cfg.chunk_words)):
             if index < first_chunk:
                 continue
-            lo, hi = int(corpus.bounds[s]), int(corpus.bounds[e])
-            ids = torch.from_numpy(np.asarray(corpus.ids[lo:hi], dtype=np.int64))               # (N,)
-            lengths = torch.from_numpy(np.diff(corpus.bounds[s:e + 1]))                         # (S,)
-            sentence_of = torch.repeat_interleave(torch.arange(e - s), lengths)                 # (N,)
+            ids = torch.from_numpy(np.asarray(corpus.ids[span.lo:span.hi], dtype=np.int64))           # (N,)
+            sentence_of = torch.repeat_interleave(torch.arange(len(span.lengths)),
+                                                  torch.from_numpy(span.lengths))                  # (N,)
             yield index, batching.make_chunk(
-                ids, sentence_of, int(corpus.raw_words[s:e].sum()), e - s,
+                ids, sentence_of, span.raw_words, span.sentences,
                 sample_int=self.tables.sample_int, window=self.cfg.window,
                 shrink_windows=self.cfg.shrink_windows, batch_size=self.batch_size,
                 generator=self._generator(epoch, index, 0))

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from gensim import utils as gensim_utils
 
+from .corpus import is_partial
+
 logger = logging.getLogger("torch_w2v")
 
 
@@ -52,8 +54,12 @@ def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000) -> 
     total_words = 0
     min_reduce = 1
     sentence_no = -1
-    for sentence_no, sentence in enumerate(sentences):
-        if sentence_no == 0 and isinstance(sentence, str):
+    pieces = 0  # items that continue into the next one (pieces of a long line): not sentences of their own
+    for item_no, sentence in enumerate(sentences):
+        sentence_no = item_no - pieces
+        if is_partial(sentence):
+            pieces += 1
+        if item_no == 0 and isinstance(sentence, str):
             logger.warning(
                 "Each 'sentences' item should be a list of words (usually unicode strings). "
                 "First item here is instead plain %s.", type(sentence))
@@ -62,12 +68,12 @@ def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000) -> 
                         sentence_no, total_words, len(vocab))
         try:
             vocab.update(sentence)
+            total_words += len(sentence)
         except TypeError:
             raise TypeError(
                 f"sentence #{sentence_no} of the corpus is {sentence!r} (type {type(sentence).__name__}), "
                 f"not a list of string tokens. Pass an iterable of token lists, e.g. [['hello', 'world'], ...], "
                 f"or a LineSentence-format file as corpus_file=...") from None
-        total_words += len(sentence)
         if max_vocab_size and len(vocab) > max_vocab_size:
             gensim_utils.prune_vocab(vocab, min_reduce, trim_rule=trim_rule)
             min_reduce += 1
@@ -252,6 +258,8 @@ def _sort(wv):
 
 def set_huffman(wv):
     """Store Huffman ``code`` and ``point`` vecattrs on ``wv`` (for hierarchical softmax)."""
+    if not len(wv):
+        return  # an empty vocabulary has no tree (gensim logs depth 0 and stores nothing either)
     codes, points = huffman(wv.expandos["count"])
     wv.allocate_vecattrs(attrs=["code", "point"], types=[object, object])
     for i in range(len(wv)):

@@ -8,14 +8,17 @@ the work is delegated: vocabulary rules to :mod:`torch_w2v.vocab`, corpus readin
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import math
+import os
 import time
 from collections import defaultdict
 from contextlib import contextmanager
 
 import numpy as np
 import torch
+from gensim import matutils
 from gensim.models import KeyedVectors
 from gensim.utils import call_on_class_only
 
@@ -24,6 +27,7 @@ from . import config as config_mod
 from . import distributed
 from . import corpus as corpus_mod
 from . import persist
+from . import scoring
 from . import vocab as vocab_mod
 from .config import DEFAULTS as D
 from .config import TrainConfig
@@ -39,10 +43,19 @@ class Word2Vec:
     """Train word2vec with PyTorch; a drop-in replacement for ``gensim.models.Word2Vec``.
 
     Takes gensim 4's keywords, in the same order and with the same defaults (see gensim's documentation
-    for each), plus torch_w2v's keyword-only options:
+    for each; ``workers``, whose meaning differs, is described below), plus torch_w2v's keyword-only
+    options.
 
     Parameters
     ----------
+    workers : int, optional
+        CPU threads that train (default 3): the fused step's threads, or torch's intra-op threads with
+        ``engine="torch"``, set for the ``train()`` (and ``score()``) call and restored afterwards. Capped
+        at the core count (``os.cpu_count()``) and, as in gensim, whose threads each take a job of
+        ``batch_words`` words, at one thread per ``batch_words`` words of the corpus: a corpus smaller
+        than ``batch_words`` trains on one thread, so the same ``seed`` gives the same vectors. With
+        several threads the fused step is Hogwild, so runs differ slightly (as gensim's do); ``workers=1``
+        is reproducible. On CUDA it sets only the threads of the CPU-side work.
     device : str, optional
         ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; default: CUDA when available, else CPU.
     batch_size : int, optional
@@ -53,6 +66,9 @@ class Word2Vec:
         ``"fused"``: a C step per centre on the CPU, compiled at first use (fastest on CPU);
         ``"torch"``: batched torch ops on any device; ``"auto"`` (default): fused on CPU when a C
         compiler is available, else torch. See :mod:`torch_w2v.fused`.
+    spill_words : int, optional
+        The corpus, encoded as 4-byte ids for training, stays in memory up to this many tokens (default
+        2**26) and goes to a memory-mapped temporary file beyond, so memory does not grow with the corpus.
     sync_words : int, optional
         With torch.distributed: words each rank trains between merges of the ranks' weights
         (default 131072); see :mod:`torch_w2v.distributed`.
@@ -79,7 +95,7 @@ class Word2Vec:
                  batch_words=D.batch_words, compute_loss=D.compute_loss, callbacks=(), comment=None,
                  max_final_vocab=D.max_final_vocab, shrink_windows=D.shrink_windows, *,
                  device=D.device, batch_size=D.batch_size, chunk_words=D.chunk_words, update_cap=D.update_cap,
-                 engine=D.engine, sync_words=D.sync_words, progress=False):
+                 engine=D.engine, sync_words=D.sync_words, spill_words=D.spill_words, progress=False):
         self.vector_size = vector_size
         self.layer1_size = vector_size
         self.alpha, self.min_alpha = float(alpha), float(min_alpha)
@@ -93,6 +109,7 @@ class Word2Vec:
         self.compute_loss, self.comment = bool(compute_loss), comment
         self.device, self.batch_size, self.chunk_words = device, batch_size, chunk_words
         self.update_cap, self.engine, self.sync_words = update_cap, engine, sync_words
+        self.spill_words = spill_words
         self.progress = progress
         self._config()  # validates every setting now, before any work
         if self.device is not None:
@@ -354,7 +371,9 @@ class Word2Vec:
         start = time.perf_counter()
         source = (distributed.shard(corpus_iterable, corpus_file, self.corpus_count) if parallel
                   else corpus_mod.sentences_of(corpus_iterable, corpus_file))
-        encoded = corpus_mod.encode(source, self.wv.key_to_index)
+        encoded = corpus_mod.encode(source, self.wv.key_to_index, spill_words=cfg.spill_words)
+        threads = _training_threads(self.workers, encoded.total_raw_words, self.batch_words)
+        cfg = dataclasses.replace(cfg, workers=threads)
         if resume is not None:
             resume.check_corpus(encoded, checkpoint)
         by_sentences = bool(total_examples)
@@ -371,7 +390,7 @@ class Word2Vec:
         train_args = dict(total_examples=total_examples, total_words=total_words, epochs=epochs,
                           start_alpha=self.alpha, end_alpha=self.min_alpha, queue_factor=queue_factor,
                           report_delay=report_delay, compute_loss=bool(compute_loss))
-        with torch_threads(self.workers), _Weights(self, device) as weights, \
+        with torch_threads(threads), _Weights(self, device) as weights, \
                 _checkpointer(self, checkpoint, checkpoint_every, train_args, encoded) as saver:
             averager = (distributed.ModelAverager([weights.syn0, weights.syn1neg, weights.syn1],
                                                   max(1, round(encoded.total_raw_words / cfg.sync_words)))
@@ -380,6 +399,11 @@ class Word2Vec:
                             seed=_mix(self.seed, self.train_count) + 7_777_777 * distributed.rank(),
                             device=device, prefetch=int(queue_factor),
                             words_per_epoch=_expected_words(encoded, self.wv), averager=averager)
+            if engine.fused is not None:
+                # The fused step runs its own `threads` threads; torch's ops around it (noise draws, path
+                # gathers) are tiny, and OpenMP threads beside busy step threads oversubscribe the cores:
+                # 4x slower on gensim's Lee tests with 2 cores. torch_threads restores the setting at exit.
+                torch.set_num_threads(1)
             progress = Progress(self, epochs, encoded, encoded.total_raw_words if parallel
                                 else (total_words or encoded.total_raw_words),
                                 report_delay=report_delay, bar=self.progress and distributed.rank() == 0)
@@ -406,7 +430,7 @@ class Word2Vec:
                 self.min_alpha_yet_reached = stats.last_alpha
                 self.epoch_losses.append(stats.loss)
                 self.running_training_loss = float(sum(self.epoch_losses))
-                _check_finite(weights.syn0, self.alpha, epoch)
+                _check_diverged(weights.tensors, self.alpha, epoch)
                 progress.epoch_end(epoch, stats, total_examples=total_examples, total_words=total_words,
                                    is_corpus_file=corpus_file is not None)
                 if saver is not None:
@@ -448,6 +472,136 @@ class Word2Vec:
         """Loss summed over all epochs of the latest ``train()`` call (float64; needs ``compute_loss=True``)."""
         return self.running_training_loss
 
+    # -------------------------------------------------------------------------------- using the model
+    def score(self, sentences, total_sentences=int(1e6), chunksize=100, queue_factor=2, report_delay=1):
+        """Log-probability of each sentence under the model's hierarchical softmax (gensim's ``score``).
+
+        Needs ``hs=1`` (as in gensim; ``negative`` may be set too). Skip-gram models sum
+        ``log P(word | context word)`` over every pair in the full window, CBOW models
+        ``log P(word | context mean or sum)`` over every word; see :mod:`torch_w2v.scoring`. The model is
+        not changed. Scores are comparable between sentences of one model, not between models.
+
+        Parameters
+        ----------
+        sentences : iterable of list of str
+            Token lists; out-of-vocabulary tokens are dropped (a sentence of them scores 0.0).
+        total_sentences : int, optional
+            Score at most this many sentences (default 1,000,000); a warning says when more were given.
+        chunksize : int, optional
+            Sentences read and scored together (default 100); the result does not depend on it.
+        queue_factor : int, optional
+            Accepted for gensim compatibility; scoring runs in this thread (no job queue).
+        report_delay : float, optional
+            Seconds between progress log lines.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 ``(n,)``, one log-probability (<= 0) per sentence scored, in input order.
+
+        Examples
+        --------
+        >>> model = Word2Vec([["a", "b", "c"]] * 50, min_count=1, hs=1, negative=0, device="cpu")
+        >>> model.score([["a", "b", "c"], ["c", "b", "a"]]).shape
+        (2,)
+        """
+        logger.info("scoring sentences with %i workers on %i vocabulary and %i features, "
+                    "using sg=%s hs=%s sample=%s and negative=%s",
+                    self.workers, len(self.wv), self.layer1_size, self.sg, self.hs, self.sample, self.negative)
+        if not self.wv.key_to_index:
+            raise RuntimeError("you must first build vocabulary before scoring new data")
+        if not self.hs:
+            raise RuntimeError(
+                "score() is only implemented for the hierarchical softmax scheme (as in gensim), and this model "
+                "has hs=0; train one with hs=1 (negative may stay > 0) to score sentences.")
+        if self.syn1 is None or len(self.syn1) != len(self.wv):
+            raise RuntimeError(f"the model has no hierarchical-softmax weights (syn1) for its {len(self.wv)} words; "
+                               f"call build_vocab() and train() first.")
+        if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
+            raise ValueError(f"chunksize must be a positive int, got {chunksize!r}.")
+        if "code" not in self.wv.expandos:
+            self.create_binary_tree()
+        points, labels, valid = Tables.huffman(self.wv.expandos["code"], self.wv.expandos["point"], "cpu")
+        start = next_report = time.perf_counter()
+        scores, count, total_sentences = [], 0, int(total_sentences)
+        iterator = iter(sentences)
+        with torch_threads(self.workers), torch.no_grad():
+            while count < total_sentences:
+                batch = list(itertools.islice(iterator, min(chunksize, total_sentences - count)))
+                if not batch:
+                    break
+                encoded = corpus_mod.encode(batch, self.wv.key_to_index)
+                scores.append(scoring.score_sentences(
+                    encoded.ids, encoded.bounds, self.wv.vectors, self.syn1, points, labels, valid,
+                    sg=bool(self.sg), window=self.window, cbow_mean=bool(self.cbow_mean)))
+                count += len(batch)
+                now = time.perf_counter()
+                if now >= next_report + report_delay:
+                    logger.info("PROGRESS: scored %i sentences, %.0f sentences/s", count, count / (now - start))
+                    next_report = now
+            if count >= total_sentences and next(iterator, None) is not None:
+                logger.warning("terminating after %i sentences (set higher total_sentences if you want more).",
+                               total_sentences)
+        elapsed = time.perf_counter() - start
+        self.wv.norms = None
+        logger.info("scoring %i sentences took %.1fs, %.0f sentences/s", count, elapsed, count / max(elapsed, 1e-9))
+        return np.concatenate(scores) if scores else np.zeros(0, dtype=np.float32)
+
+    def predict_output_word(self, context_words_list, topn=10):
+        """The ``topn`` likeliest centre words given context words, by the negative-sampling weights.
+
+        As gensim's: a CBOW-style pass (mean of the context vectors if ``cbow_mean``, else their sum, even
+        for skip-gram models) and a softmax over all words of ``syn1neg``; a crude predictor, since training
+        never normalises over the vocabulary.
+
+        Parameters
+        ----------
+        context_words_list : list of (str or int)
+            Context words, or their indices in ``wv``; unknown ones are ignored.
+        topn : int, optional
+            How many words to return (default 10).
+
+        Returns
+        -------
+        list of (str, float) or None
+            ``(word, probability)``, likeliest first; None (with a warning) if no context word is known.
+        """
+        if not self.negative:
+            raise RuntimeError(
+                "We have currently only implemented predict_output_word for the negative sampling scheme, "
+                "so you need to have run word2vec with negative > 0 for this to work.")
+        syn1neg = getattr(self, "syn1neg", None)
+        if getattr(self.wv, "vectors", None) is None or syn1neg is None or len(syn1neg) != len(self.wv):
+            raise RuntimeError("Parameters required for predicting the output words not found: the model "
+                               "needs its negative-sampling weights (syn1neg) for every word of wv; build_vocab() "
+                               "and train() it (a KeyedVectors loaded from a word2vec file has none).")
+        word2_indices = [self.wv.get_index(w) for w in context_words_list if w in self.wv]
+        if not word2_indices:
+            logger.warning("All the input context words are out-of-vocabulary for the current model.")
+            return None
+        probs = scoring.predict_centre(self.wv.vectors, syn1neg, word2_indices, bool(self.cbow_mean))
+        top = matutils.argsort(probs, topn=topn, reverse=True)
+        return [(self.wv.index_to_key[i], probs[i]) for i in top]
+
+    def reset_from(self, other_model):
+        """Share ``other_model``'s vocabulary and noise table, and reset this model's weights (as gensim).
+
+        Copied: the vocabulary (``index_to_key``, ``key_to_index`` and the per-word vecattrs, *shared*, not
+        copied: neither model should grow its vocabulary afterwards), ``cum_table``, ``corpus_count`` and
+        ``corpus_total_words``. The weights are drawn anew from this model's ``seed``.
+        """
+        self.wv = KeyedVectors(self.vector_size)
+        self.wv.index_to_key = other_model.wv.index_to_key
+        self.wv.key_to_index = other_model.wv.key_to_index
+        self.wv.expandos = other_model.wv.expandos
+        self.wv.vectors_lockf = np.ones(1, dtype=np.float32)
+        self.cum_table = other_model.cum_table
+        self.corpus_count = other_model.corpus_count
+        self.corpus_total_words = other_model.corpus_total_words
+        if self.negative and self.cum_table is None:
+            self.make_cum_table()
+        self.init_weights()
+
     # ------------------------------------------------------------------------------------- the model
     @property
     def module(self) -> SkipGramNeg:
@@ -484,11 +638,45 @@ class Word2Vec:
         """
         if kwargs:
             raise TypeError(f"load() got unexpected keyword argument(s) {sorted(kwargs)}.")
+        _refuse_pickle(fname)
         payload = persist.load_payload(fname, (persist.FORMAT, checkpoint_mod.FORMAT), mmap=mmap is not None)
         return _from_payload(cls, payload, fname)
 
 
 # ------------------------------------------------------------------------------------------- helpers
+class NotAModelFile(ValueError, AttributeError):
+    """A file that is not a torch_w2v model but a pickle (as gensim's ``save()`` writes).
+
+    A ``ValueError``; also an ``AttributeError``, which is what gensim's ``Word2Vec.load`` raises for a
+    file holding another kind of object (a saved ``KeyedVectors``), so code written for gensim still works.
+    """
+
+
+def _refuse_pickle(fname) -> None:
+    """Raise :class:`NotAModelFile` if ``fname`` is a pickle, before anything reads it as one."""
+    try:
+        with open(fname, "rb") as handle:
+            head = handle.read(2)
+    except OSError:
+        return  # persist.load_payload reports a missing or unreadable file
+    if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # PROTO opcode: pickle protocols 2-5
+        raise NotAModelFile(
+            f"{fname} is a Python pickle (gensim's save() writes these, for Word2Vec and KeyedVectors alike), "
+            f"not a torch_w2v model file; torch_w2v never unpickles a file, since a pickle can run code. "
+            f"If you trust it, load it with gensim (gensim.models.Word2Vec.load or KeyedVectors.load); "
+            f"save vectors with wv.save_word2vec_format() to use them anywhere.")
+
+
+def _training_threads(workers: int, raw_words: int, batch_words: int) -> int:
+    """CPU threads for one ``train()`` call: ``workers``, at most one per core and one per job.
+
+    gensim's worker threads each take a job of ``batch_words`` words, so a corpus of fewer than
+    ``batch_words`` words trains on one thread there, reproducibly; the same cap gives the same here.
+    """
+    jobs = max(1, math.ceil(raw_words / max(int(batch_words), 1)))
+    return max(1, min(int(workers), os.cpu_count() or 1, jobs))
+
+
 def _mix(seed, count):
     return (int(seed) * 1_000_003 + int(count) * 7919 + 12345) % (2**63 - 1)
 
@@ -524,11 +712,20 @@ def _checkpointer(model, path, every, train_args, encoded):
         yield saver
 
 
-def _check_finite(syn0, alpha, epoch):
-    if not bool(torch.isfinite(syn0).all()):
-        raise FloatingPointError(
-            f"training diverged in epoch {epoch}: the vectors hold NaN or inf. The learning rate alpha={alpha} "
-            f"is probably too high for this corpus; try alpha=0.025 (skip-gram's default) or lower.")
+# Word vectors trained with sane learning rates stay far below this (norms of ~1-50); a weight past it
+# means the updates ran away, even where gensim's |score| >= 6 rule froze them before reaching inf.
+DIVERGED = 1e6
+
+
+def _check_diverged(tensors: dict, alpha, epoch):
+    """Raise FloatingPointError naming the matrix if a weight is NaN, inf or larger than DIVERGED."""
+    for name, t in tensors.items():
+        worst = float(t.abs().max()) if t.numel() else 0.0  # NaN propagates through max
+        if not worst <= DIVERGED:
+            what = "NaN or inf" if not np.isfinite(worst) else f"values up to {worst:.3g}"
+            raise FloatingPointError(
+                f"training diverged in epoch {epoch}: {name} holds {what}. The learning rate alpha={alpha} is "
+                f"probably too high for this corpus; try alpha=0.025 (gensim's default) or lower.")
 
 
 class _Weights:
@@ -584,7 +781,8 @@ def _to_payload(model) -> dict:
     wv = model.wv
     settings = {name: getattr(model, name) for name in GENSIM_SETTINGS}
     settings.update(device=model.device, batch_size=model.batch_size, chunk_words=model.chunk_words,
-                    update_cap=model.update_cap, engine=model.engine, sync_words=model.sync_words)
+                    update_cap=model.update_cap, engine=model.engine, sync_words=model.sync_words,
+                    spill_words=model.spill_words)
     if model.hashfxn is not hash:
         logger.warning("hashfxn=%r is not saved (gensim 4 does not use it either); the loaded model has "
                        "hashfxn=hash.", model.hashfxn)

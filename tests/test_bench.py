@@ -1,0 +1,202 @@
+"""The benchmark machinery (benchmarks/): corpus cleaning, run plan, ratios, the batched analogy score, and
+one end-to-end run of ``benchmarks/bench.py`` on a tiny corpus. These test behaviour, not speed."""
+import gzip
+import json
+import math
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+from gensim.test.utils import datapath
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # benchmarks/ is a folder of scripts, not an installed package
+from benchmarks import bench, corpus  # noqa: E402
+
+GCIDE_SAMPLE = """\
+<p><ent>Abandon</ent><br/
+<hw>A*ban"don</hw>, <pos>v. t.</pos> To give up wholly.
+[1913 Webster]
+
+<p>Short</p>
+
+<p>The king <i>abandoned</i> his crown; the queen
+stayed.
+[1913 Webster +PJC]
+"""
+
+
+# ------------------------------------------------------------------------------------------- corpus
+def test_paragraphs_follow_the_cleaning_rules():
+    out = list(corpus.paragraphs(GCIDE_SAMPLE.splitlines()))
+    assert out == [
+        "p ent abandon ent br hw a ban don hw pos v t pos to give up wholly".split(),
+        # "<p>Short</p>" -> ["p", "short", "p"]: 3 tokens, kept; a 1-token paragraph would be dropped
+        ["p", "short", "p"],
+        "p the king i abandoned i his crown the queen stayed".split(),
+    ]
+    assert list(corpus.paragraphs(["one\n", "\n", "two words\n"])) == [["two", "words"]]
+
+
+def test_build_gcide_writes_and_caches_a_line_sentence_file(tmp_path):
+    source = tmp_path / "gcide.dict.dz"
+    with gzip.open(source, "wt", encoding="utf-8") as fout:
+        fout.write(GCIDE_SAMPLE)
+    info = corpus.build_gcide(source, data_dir=tmp_path / "data")
+    assert Path(info.path).read_text().splitlines()[2] == "p the king i abandoned i his crown the queen stayed"
+    assert (info.words, info.sentences) == (32, 3)
+    assert corpus.build_gcide(source, data_dir=tmp_path / "data") == info  # from the cache
+    head = corpus.prefix(info, 20, data_dir=tmp_path / "data")
+    assert (head.words, head.sentences) == (18, 1)  # whole lines only
+
+
+def test_missing_gcide_names_the_package(tmp_path):
+    with pytest.raises(FileNotFoundError, match="apt-get install dict-gcide"):
+        corpus.build_gcide(tmp_path / "absent.dict.dz", data_dir=tmp_path)
+
+
+# ------------------------------------------------------------------------------------------ quality
+def test_batched_analogy_accuracy_equals_gensims(tmp_path):
+    lines = Path(datapath("questions-words.txt")).read_text().splitlines()
+    family = lines.index(": family")
+    questions = tmp_path / "questions.txt"
+    questions.write_text("\n".join(lines[:120] + lines[family:family + 300]) + "\n")
+    words = sorted({w for line in lines[:120] + lines[family:family + 300] if not line.startswith(":")
+                    for w in line.split()})
+    rng = np.random.default_rng(0)
+    # some words left out (their questions are skipped) and a lower-case twin of some capitalised ones
+    keys = [w for w in words if rng.random() > 0.1] + [w.lower() for w in words[::3] if w.lower() != w]
+    wv = KeyedVectors(8)
+    wv.add_vectors(keys, rng.standard_normal((len(keys), 8)).astype(np.float32))
+    # lower the noise: make part of the family analogies hold, so the score is not ~0
+    for a, b, c, d in (line.split() for line in lines[family + 1:family + 300]):
+        if all(w in wv.key_to_index for w in (a, b, c, d)) and rng.random() < 0.5:
+            wv.vectors[wv.key_to_index[d]] = wv[b] - wv[a] + wv[c]
+    wv.fill_norms(force=True)
+    expected, sections = wv.evaluate_word_analogies(str(questions))
+    got, evaluated, total = bench.analogy_accuracy(wv, questions)
+    assert evaluated == len(sections[-1]["correct"]) + len(sections[-1]["incorrect"])
+    assert total == 418  # 420 lines less 2 section headers
+    assert got == pytest.approx(expected, abs=1e-12) and 0.05 < got < 0.95
+
+
+# -------------------------------------------------------------------------------------- plan, table
+def _plan(**over):
+    args = dict(corpus="c.txt", modes=["sg", "cbow"], engines={"sg": ["fused", "torch"], "cbow": ["fused"]},
+                devices=["cpu"], batch_sizes=[256, 2048], epochs=1, vector_size=8, workers=1, gensim_every=2,
+                default_batch={"cpu": 2048, "cuda": 16384}.get)
+    args.update(over)
+    return bench.plan(**args)
+
+
+def test_plan_brackets_every_torch_w2v_run_with_gensim_runs():
+    runs, notes = _plan()
+    assert notes == []
+    labels = [(s.impl, s.mode, s.engine, s.batch_size) for s in runs]
+    assert labels == [
+        ("gensim", "sg", None, None), ("torch_w2v", "sg", "fused", None), ("torch_w2v", "sg", "torch", None),
+        ("gensim", "sg", None, None), ("torch_w2v", "sg", "fused", 256), ("torch_w2v", "sg", "torch", 256),
+        ("gensim", "sg", None, None),
+        ("gensim", "cbow", None, None), ("torch_w2v", "cbow", "fused", None), ("torch_w2v", "cbow", "fused", 256),
+        ("gensim", "cbow", None, None),
+    ]  # 2048 is the CPU default, so it is the default row itself
+
+
+def test_plan_skips_fused_on_cuda_with_a_note():
+    runs, notes = _plan(modes=["sg"], devices=["cuda"], batch_sizes=[])
+    assert [(s.engine, s.device) for s in runs if s.impl == "torch_w2v"] == [("torch", "cuda")]
+    assert len(notes) == 1 and "CPU only" in notes[0]
+
+
+def _row(impl, seconds, analogy=0.5, **extra):
+    row = dict(impl=impl, mode="sg", seconds=seconds, words_per_s=1e6 / seconds, peak_rss_mb=100.0,
+               peak_above_import_mb=10.0, baseline_rss_mb=90.0, analogy=analogy, ws353=0.5, simlex=0.25,
+               version="x", analogy_evaluated=10, analogy_total=20, vocab=50, corpus_words=10**6)
+    if impl == "torch_w2v":
+        row.update(engine="fused", device="cpu", batch_size=None, batch_effective=2048)
+    row.update(extra)
+    return row
+
+
+def test_speed_ratio_uses_the_neighbouring_gensim_runs():
+    results = [_row("gensim", 10.0), _row("torch_w2v", 5.0, analogy=0.6), _row("gensim", 30.0),
+               _row("torch_w2v", 40.0), dict(_row("torch_w2v", 1.0), error="boom"), _row("gensim", 50.0)]
+    rows = bench.summarize(results)
+    assert [r["impl"] for r in rows] == ["gensim", "torch_w2v", "torch_w2v"]  # the failed run is left out
+    assert rows[0]["seconds"] == pytest.approx(30.0) and rows[0]["runs"] == 3
+    assert rows[1]["speed_ratio"] == pytest.approx(20.0 / 5.0)    # gensim before (10) and after (30)
+    assert rows[2]["speed_ratio"] == pytest.approx(40.0 / 40.0)   # gensim before (30) and after (50)
+    assert rows[1]["delta_analogy"] == pytest.approx(0.1)
+    table = bench.markdown(rows)
+    assert table.splitlines()[2].startswith("| sg | gensim x (3 runs, mean) |")
+    assert "| 4.00× |" in table and "| +10.0 |" in table
+
+
+# ---------------------------------------------------------------------------------------- end to end
+def _tiny_corpus(path, words=6000):
+    """Sentences drawn from words of gensim's evaluation files, so every quality score has data."""
+    lines = Path(datapath("questions-words.txt")).read_text().splitlines()
+    family = lines.index(": family")
+    vocab = {w.lower() for line in lines[family + 1:family + 60] for w in line.split()}
+    for name in ("wordsim353.tsv", "simlex999.txt"):
+        pairs = [line.split("\t")[:2] for line in Path(datapath(name)).read_text().splitlines()
+                 if not line.startswith("#")]
+        vocab.update(w.lower() for pair in pairs[:40] for w in pair)
+    vocab = sorted(vocab)
+    rng = random.Random(0)
+    with open(path, "w") as fout:
+        for _ in range(words // 10):
+            fout.write(" ".join(rng.choice(vocab) for _ in range(10)) + "\n")
+
+
+REQUIRED = ("seconds", "words_per_s", "peak_rss_mb", "baseline_rss_mb", "peak_above_import_mb", "analogy",
+            "analogy_evaluated", "ws353", "simlex", "vocab", "corpus_words")
+
+
+def test_bench_cli_on_a_tiny_corpus(tmp_path):
+    _tiny_corpus(tmp_path / "tiny.txt")
+    out = tmp_path / "out.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--corpus", str(tmp_path / "tiny.txt"),
+         "--modes", "sg", "--engines", "fused,torch", "--batch-sizes", "64", "--epochs", "1", "--vector-size",
+         "16", "--gensim-every", "4", "--json", str(out)], capture_output=True, text=True, cwd=tmp_path,
+        timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    runs = result["runs"]
+    assert [(r["impl"], r.get("engine"), r.get("batch_size")) for r in runs] == [
+        ("gensim", None, None), ("torch_w2v", "fused", None), ("torch_w2v", "torch", None),
+        ("torch_w2v", "fused", 64), ("torch_w2v", "torch", 64), ("gensim", None, None)]
+    for r in runs:
+        assert "error" not in r
+        for key in REQUIRED:
+            assert math.isfinite(r[key]), (key, r)
+        assert r["corpus_words"] == 6000 and r["analogy_evaluated"] > 0
+        assert r["peak_rss_mb"] >= r["baseline_rss_mb"] > 0
+    assert 64 <= runs[1]["batch_effective"] <= 2048 and runs[3]["batch_effective"] == 64
+    table = result["table"]
+    assert [r["impl"] for r in table] == ["gensim"] + ["torch_w2v"] * 4
+    for r in table[1:]:
+        assert r["speed_ratio"] > 0 and all(math.isfinite(r[f"delta_{k}"]) for k in ("analogy", "ws353", "simlex"))
+    for text in (proc.stdout, result["markdown"]):
+        assert "| mode | implementation | step (batch) | seconds | words/s | speed vs gensim |" in text
+        assert text.count("| sg | torch_w2v ") == 4
+    assert proc.stdout.startswith("machine: ") and "torch_w2v commit" in proc.stdout
+
+
+def test_cuda_rows_are_skipped_with_a_message_without_cuda(tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    _tiny_corpus(tmp_path / "tiny.txt", words=200)
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--corpus",
+                           str(tmp_path / "tiny.txt"), "--device", "cuda"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped torch_w2v on cuda: CUDA is not available" in proc.stdout
+    assert "nothing to compare" in proc.stdout

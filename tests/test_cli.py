@@ -1,0 +1,282 @@
+"""The torch-w2v command, end to end: real processes (``python -m torch_w2v``) on gensim's Lee corpus.
+
+One training run (word2vec.c's flags, module fixture) writes the vectors, the vocabulary, the model and
+the loss plot; the other tests read those files or run the other subcommands on them. Parsing errors are
+also checked in-process through ``cli.main``, which is cheaper than a process per case.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+
+from torch_w2v import Word2Vec, cli
+from torch_w2v.evaluate import detect_binary, evaluate, load_vectors
+
+try:
+    import matplotlib  # noqa: F401
+    HAVE_MPL = True
+except ImportError:
+    HAVE_MPL = False
+
+HIDE = "import sys; sys.modules[{!r}] = None; import runpy; runpy.run_module('torch_w2v', run_name='__main__')"
+
+
+def run_cli(*args, cwd, hide=None, stdin=None, timeout=180):
+    """``python -m torch_w2v ARGS`` in a fresh process (with module ``hide`` made unimportable)."""
+    command = [sys.executable, "-c", HIDE.format(hide), *args] if hide else [sys.executable, "-m", "torch_w2v", *args]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run(command, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+def report(result):
+    return f"exit {result.returncode}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, lee_path):
+    """One run with word2vec.c's flags (skip-gram) writing vectors, vocabulary, model and loss plot."""
+    folder = tmp_path_factory.mktemp("cli")
+    extra = ["--plot-loss", "loss.png"] if HAVE_MPL else ["--compute-loss"]
+    result = run_cli("train", "-train", lee_path, "-output", "v.bin", "-size", "20", "-window", "3", "-min-count", "2",
+                     "-iter", "2", "-binary", "1", "-cbow", "0", "-threads", "2", "-save-vocab", "vocab.txt",
+                     "--save-model", "model.w2v", *extra, cwd=folder)
+    assert result.returncode == 0, report(result)
+    return folder, result
+
+
+@pytest.fixture(scope="module")
+def reference_vocab(lee_path):
+    """What torch_w2v.Word2Vec builds on the corpus with min_count=2."""
+    model = Word2Vec(min_count=2, vector_size=20, sg=1)
+    model.build_vocab(corpus_file=lee_path)
+    return model.wv
+
+
+# ------------------------------------------------------------------------------------------ train
+def test_train_writes_binary_vectors_gensim_loads(trained, reference_vocab):
+    folder, result = trained
+    with open(folder / "v.bin", "rb") as handle:
+        assert handle.readline() == f"{len(reference_vocab)} 20\n".encode()
+    kv = KeyedVectors.load_word2vec_format(str(folder / "v.bin"), binary=True)
+    assert kv.index_to_key == reference_vocab.index_to_key
+    assert kv.vectors.shape == (len(reference_vocab), 20)
+    assert np.isfinite(kv.vectors).all()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["v.bin", "vocab.txt", "model.w2v"] + (["loss.png"] if HAVE_MPL else []))  # no temporary files left
+    assert " : INFO : " in result.stderr and "EPOCH 1:" in result.stderr  # a pipe: log lines, no bar
+    assert "\r" not in result.stderr
+
+
+def test_save_vocab_is_word2vec_c_format(trained, reference_vocab):
+    folder, _ = trained
+    lines = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    assert [line.split(" ")[0] for line in lines] == reference_vocab.index_to_key
+    assert [int(line.split(" ")[1]) for line in lines] == [
+        reference_vocab.get_vecattr(w, "count") for w in reference_vocab.index_to_key]
+
+
+def test_save_model_loads_with_word2vec_load(trained):
+    folder, _ = trained
+    model = Word2Vec.load(str(folder / "model.w2v"))
+    assert (model.sg, model.vector_size, model.window, model.epochs, model.min_count) == (1, 20, 3, 2, 2)
+    assert model.alpha == pytest.approx(0.025)  # word2vec.c's skip-gram default
+    assert len(model.epoch_losses) == 2 and model.compute_loss  # --plot-loss / --compute-loss
+    kv = KeyedVectors.load_word2vec_format(str(folder / "v.bin"), binary=True)
+    np.testing.assert_array_equal(model.wv[kv.index_to_key], kv.vectors)
+
+
+@pytest.mark.skipif(not HAVE_MPL, reason="needs matplotlib (pip install torch-w2v[plot])")
+def test_plot_loss_writes_png(trained):
+    folder, _ = trained
+    data = (folder / "loss.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+
+
+def test_read_vocab_round_trip_word2vec_c_form(trained, tmp_path, lee_path):
+    """No subcommand (word2vec.c's command line), -read-vocab, text output with autodetected format."""
+    folder, _ = trained
+    result = run_cli("-train", lee_path, "-read-vocab", str(folder / "vocab.txt"), "-output", "v.txt", "-size", "10",
+                     "-min-count", "2", "-iter", "1", "-cbow", "0", "-binary", "0", "-q", cwd=tmp_path)
+    assert result.returncode == 0, report(result)
+    assert result.stderr == ""  # --quiet
+    kv = load_vectors(tmp_path / "v.txt")
+    first = load_vectors(folder / "model.w2v")
+    # the same words in the same order of counts; words of equal count may swap places, as in gensim and
+    # word2vec.c, whose vocabulary sorts are not stable
+    assert sorted(kv.index_to_key) == sorted(first.index_to_key)
+    assert [first.get_vecattr(w, "count") for w in kv.index_to_key] == list(first.expandos["count"])
+    assert detect_binary(tmp_path / "v.txt") is False and detect_binary(folder / "v.bin") is True
+
+
+def test_train_without_corpus_trains_on_lee_and_shows_neighbours(tmp_path):
+    """The demo mode; the default is CBOW (word2vec.c's -cbow 1)."""
+    result = run_cli("train", "-size", "30", "-iter", "3", "-q", cwd=tmp_path)
+    assert result.returncode == 0, report(result)
+    assert "Trained CBOW on gensim's bundled Lee corpus" in result.stdout
+    assert "Nearest neighbours" in result.stdout and "police" in result.stdout
+    assert list(tmp_path.iterdir()) == []  # nothing written without -o
+
+
+# ------------------------------------------------------------------------------------------- eval
+def test_eval_table_and_json(trained):
+    folder, _ = trained
+    table = run_cli("eval", "v.bin", cwd=folder)
+    assert table.returncode == 0, report(table)
+    for word in ("analogies", "wordsim353", "simlex999", "accuracy", "spearman", "/19544 questions", "/353 pairs"):
+        assert word in table.stdout
+    as_json = run_cli("eval", "v.bin", "--json", "--no-analogies", cwd=folder)
+    assert as_json.returncode == 0, report(as_json)
+    report_ = json.loads(as_json.stdout)
+    assert report_["analogies"] is None and report_["vocab_size"] > 1000
+    kv = KeyedVectors.load_word2vec_format(str(folder / "v.bin"), binary=True)
+    _, spearman, oov = kv.evaluate_word_pairs(report_["pairs"]["wordsim353"]["file"])  # gensim's own numbers
+    assert report_["pairs"]["wordsim353"]["spearman"] == pytest.approx(spearman[0])
+    assert report_["pairs"]["wordsim353"]["oov_ratio"] == pytest.approx(oov / 100)
+
+
+def test_evaluate_function(trained):
+    folder, _ = trained
+    kv = load_vectors(folder / "model.w2v")  # a --save-model file works as VECTORS too
+    result = evaluate(kv, pairs={})
+    a = result["analogies"]
+    assert a["questions"] == 19544 and 0 < a["total"] < a["questions"]
+    assert a["correct"] == sum(s["correct"] for s in a["sections"])
+    assert 0.0 <= a["accuracy"] <= 1.0 and result["pairs"] == {}
+
+
+# ---------------------------------------------------------------------------------------- similar
+def test_similar_matches_gensim(trained):
+    folder, _ = trained
+    kv = KeyedVectors.load_word2vec_format(str(folder / "v.bin"), binary=True)
+    result = run_cli("similar", "v.bin", "police", "--topn", "5", cwd=folder)
+    assert result.returncode == 0, report(result)
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    assert [r[1] for r in rows] == [w for w, _ in kv.most_similar("police", topn=5)]
+
+    analogy = run_cli("similar", "v.bin", "Sydney", "Afghanistan", "--negative", "Australia", "--json", cwd=folder)
+    assert analogy.returncode == 0, report(analogy)
+    expected = kv.most_similar(positive=["Sydney", "Afghanistan"], negative=["Australia"], topn=10)
+    assert [r["word"] for r in json.loads(analogy.stdout)["results"]] == [w for w, _ in expected]
+
+
+
+def test_similar_reads_queries_from_stdin_and_reports_unknown_words(trained):
+    folder, _ = trained
+    queries = "police\nSydney Afghanistan -Australia\npolice zzzq POLICE\n"
+    result = run_cli("similar", "v.bin", "-n", "3", cwd=folder, stdin=queries)
+    assert result.returncode == 1  # one query failed; the others were answered
+    assert "police  (cosine similarity)" in result.stdout
+    assert "Sydney + Afghanistan - Australia" in result.stdout
+    assert "not in the vocabulary of v.bin (" in result.stderr and "zzzq" in result.stderr
+    assert "POLICE (did you mean 'police'?)" in result.stderr and "Traceback" not in result.stderr
+
+
+# ------------------------------------------------------------------------------------------- plot
+@pytest.mark.skipif(not HAVE_MPL, reason="needs matplotlib (pip install torch-w2v[plot])")
+def test_plot_writes_png(trained, tmp_path):
+    folder, _ = trained
+    out = tmp_path / "map.png"
+    result = run_cli("plot", str(folder / "v.bin"), "--words", "police", "fire", "Australia", "Sydney", "-o", str(out),
+                     cwd=tmp_path)
+    assert result.returncode == 0, report(result)
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+
+
+def test_plot_without_matplotlib_names_the_extra(trained, tmp_path):
+    folder, _ = trained
+    result = run_cli("plot", str(folder / "v.bin"), "-o", "map.png", cwd=tmp_path, hide="matplotlib")
+    assert result.returncode == 1
+    assert "pip install torch-w2v[plot]" in result.stderr and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_loss_without_matplotlib_fails_before_training(tmp_path, lee_path):
+    result = run_cli("train", lee_path, "-o", "v.bin", "--plot-loss", "loss.png", cwd=tmp_path, hide="matplotlib")
+    assert result.returncode == 1
+    assert "pip install torch-w2v[plot]" in result.stderr and "EPOCH" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pca_projection_is_deterministic_and_separates_directions():
+    from torch_w2v.plot import project_2d
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=16), rng.normal(size=16)
+    vectors = np.stack([a + 0.01 * rng.normal(size=16) for _ in range(5)] + [b + 0.01 * rng.normal(size=16)
+                                                                             for _ in range(5)])
+    xy = project_2d(vectors)
+    assert xy.shape == (10, 2)
+    np.testing.assert_array_equal(xy, project_2d(vectors))
+    assert np.linalg.norm(xy[:5].mean(0) - xy[5:].mean(0)) > 10 * xy[:5].std(0).max()
+    with pytest.raises(ValueError, match="method must be one of"):
+        project_2d(vectors, method="umap")
+
+
+# ----------------------------------------------------------------------------------------- errors
+def test_missing_corpus_and_bad_flag_value_in_real_processes(tmp_path):
+    missing = run_cli("train", "no-such-corpus.txt", "-o", "v.bin", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "corpus file not found: no-such-corpus.txt" in missing.stderr and "Traceback" not in missing.stderr
+    bad = run_cli("-train", "x.txt", "-output", "v.bin", "-size", "zero", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "argument -size/--vector-size/--size: invalid integer value: 'zero'" in bad.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "c.txt", "-o", "v", "-binary", "2"], "argument -binary: must be 0 or 1, got '2'"),
+    (["train", "c.txt", "-o", "v", "-window", "0"], "argument -window/--window: must be an integer >= 1, got '0'"),
+    (["train", "c.txt", "-o", "v", "-alpha", "0"], "argument -alpha/--alpha: must be a number > 0, got '0'"),
+    (["train", "c.txt", "-o", "v", "-cbow", "1", "--sg", "1"], "-cbow 1 and --sg 1 contradict each other"),
+    (["train", "c.txt"], "nothing would be written: pass -output/-o FILE"),
+    (["train", "c.txt", "-train", "d.txt", "-o", "v"], "two corpora given"),
+    (["train", "c.txt", "-o", "v", "-classes", "10"], "k-means clustering is not supported"),
+    (["plot", "v.bin", "-o", "m.png", "--method", "umap"], "argument --method: invalid choice: 'umap'"),
+    (["similar", "v.bin", "x", "--topn", "0"], "argument --topn/-n: must be an integer >= 1, got '0'"),
+])
+def test_usage_errors_name_the_flag_and_value(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "{corpus}", "-o", "nofolder/v.bin"], "-output nofolder/v.bin: the folder"),
+    (["train", "{corpus}", "-o", "v.bin", "-read-vocab", "none.txt"], "-read-vocab file not found: none.txt"),
+    (["eval", "none.bin"], "none.bin: no such file"),
+    (["eval", "{corpus}"], "is not a word2vec C file: its first line should be '<words> <dimensions>'"),
+    (["similar", "none.bin", "x"], "none.bin: no such file"),
+])
+def test_runtime_errors_exit_1_with_the_path(argv, message, capsys, tmp_path, lee_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "_setup_logging", lambda level: None)  # leave pytest's logging alone
+    assert cli.main([a.format(corpus=lee_path) for a in argv]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("torch-w2v: error: ") and message in err
+
+
+def test_read_vocab_rejects_a_malformed_file(tmp_path):
+    path = tmp_path / "vocab.txt"
+    path.write_text("the 10\nof ten\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"vocab.txt, line 2: expected 'word count'.*'of ten'"):
+        cli.read_vocab(path)
+    path.write_text("</s> 300\nthe 10\nof 4\n", encoding="utf-8")
+    assert cli.read_vocab(path) == {"the": 10, "of": 4}  # word2vec.c's end-of-sentence token is skipped
+
+
+def test_detect_binary_and_load_vectors_on_compressed_text(tmp_path):
+    kv = KeyedVectors(3)
+    kv.add_vectors(["a", "b"], np.array([[1, 2, 3], [4, 5, 6]], dtype=np.float32))
+    kv.save_word2vec_format(str(tmp_path / "v.txt.gz"), binary=False)
+    kv.save_word2vec_format(str(tmp_path / "v.bin"), binary=True)
+    assert detect_binary(tmp_path / "v.txt.gz") is False and detect_binary(tmp_path / "v.bin") is True
+    np.testing.assert_array_equal(load_vectors(tmp_path / "v.txt.gz").vectors, kv.vectors)
+    np.testing.assert_array_equal(load_vectors(tmp_path / "v.bin").vectors, kv.vectors)
+    cli.save_vectors(kv, tmp_path / "out.bin", binary=True)
+    assert (tmp_path / "out.bin").read_bytes() == (tmp_path / "v.bin").read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin", "v.bin", "v.txt.gz"]

@@ -1,0 +1,249 @@
+"""Word-vector files and their quality: load word2vec C files (binary or text, detected), score them.
+
+:func:`load_vectors` reads what ``torch-w2v train`` writes (and what word2vec.c, gensim and fastText write):
+the word2vec C format, binary or text, plain or compressed, telling the two apart from the first record,
+or a full torch_w2v model file (``--save-model``, :meth:`torch_w2v.Word2Vec.save`).
+
+:func:`evaluate` runs gensim's own benchmarks on a ``KeyedVectors`` and returns plain numbers:
+
+* analogies (``questions-words.txt``, word2vec.c's ``compute-accuracy``): accuracy of ``b - a + c``
+  among the ``restrict_vocab`` most frequent words, questions with unknown words skipped;
+* word pairs (``wordsim353.tsv``, ``simlex999.txt``): Spearman (and Pearson) correlation of the cosine
+  similarities with human judgements, pairs with unknown words skipped.
+
+All the scoring is gensim's (``KeyedVectors.evaluate_word_analogies`` / ``evaluate_word_pairs``), so the
+numbers are the ones a gensim user would get for the same vectors.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import zipfile
+
+from gensim.models import KeyedVectors
+
+logger = logging.getLogger("torch_w2v")
+
+RESTRICT_VOCAB = 300_000   # gensim's default: questions are answered among this many most frequent words
+_PROBE_BYTES = 1 << 20     # most bytes read to tell a text record from a binary one
+
+
+def gensim_data(name: str) -> str:
+    """Path of a file bundled with gensim's test data (``questions-words.txt``, ``wordsim353.tsv``, ...)."""
+    from gensim.test.utils import datapath
+    return datapath(name)
+
+
+def default_pairs() -> dict:
+    """The word-similarity benchmarks :func:`evaluate` runs by default: ``{name: path}``."""
+    return {"wordsim353": gensim_data("wordsim353.tsv"), "simlex999": gensim_data("simlex999.txt")}
+
+
+# ------------------------------------------------------------------------------------------- loading
+def detect_binary(path) -> bool:
+    """Whether the word2vec C file ``path`` is binary (True) or text (False), from its first record.
+
+    Text: after the ``"<count> <dims>"`` header every line is a word and ``dims`` numbers. Binary: a word,
+    a space and ``dims`` raw float32 values; such bytes practically never also read as a line of exactly
+    ``dims`` decimal numbers, so the test below does not mistake one for the other.
+
+    Raises
+    ------
+    ValueError
+        If the file does not start with a word2vec C header.
+    """
+    import smart_open
+
+    with smart_open.open(os.fspath(path), "rb") as handle:
+        header = handle.readline(256)
+        dims = _parse_header(header, path)[1]
+        if dims is None:
+            return False
+        line = handle.readline(_PROBE_BYTES)
+    if not line:
+        return False  # an empty vocabulary reads the same either way
+    try:
+        fields = line.decode("utf-8").split()
+        if len(fields) != dims + 1:
+            return True
+        [float(x) for x in fields[1:]]
+    except (UnicodeDecodeError, ValueError):
+        return True
+    return False
+
+
+def _parse_header(header: bytes, path):
+    """``(count, dims)`` from a word2vec C header line; ValueError naming the file otherwise."""
+    try:
+        count, dims = (int(x) for x in header.decode("ascii").split())
+        if count < 0 or dims <= 0:
+            raise ValueError
+    except (UnicodeDecodeError, ValueError):
+        shown = header[:60].decode("utf-8", errors="replace").strip()
+        raise ValueError(
+            f"{os.fspath(path)} is not a word2vec C file: its first line should be '<words> <dimensions>' "
+            f"(e.g. '71291 200'), got {shown!r}. Pass a file written by torch-w2v train -output, word2vec.c "
+            f"or KeyedVectors.save_word2vec_format, or a model saved with --save-model.") from None
+    return count, (dims if count else None)
+
+
+def load_vectors(path, binary: bool | None = None) -> KeyedVectors:
+    """Load word vectors from ``path``: a word2vec C file (binary or text) or a torch_w2v model file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A local path or a URL smart_open reads; ``.gz``/``.bz2`` files are decompressed.
+    binary : bool, optional
+        The word2vec C variant; None (default) detects it (:func:`detect_binary`).
+
+    Returns
+    -------
+    gensim.models.KeyedVectors
+    """
+    path = os.fspath(path)
+    is_url = "://" in path
+    if not is_url and not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file (the vectors to load).")
+    if not is_url and zipfile.is_zipfile(path):
+        from .word2vec import Word2Vec  # a model written by Word2Vec.save / --save-model
+        return Word2Vec.load(path).wv
+    if binary is None:
+        binary = detect_binary(path)
+    try:
+        return KeyedVectors.load_word2vec_format(path, binary=binary, unicode_errors="replace")
+    except (ValueError, EOFError, UnicodeDecodeError) as exc:
+        kind, other = ("binary", "--text") if binary else ("text", "--binary")
+        raise ValueError(f"{path} could not be read as a {kind} word2vec C file ({exc}). It may be truncated; "
+                         f"if it is in the other variant, pass {other}.") from None
+
+
+# ----------------------------------------------------------------------------------------- evaluating
+def evaluate(kv: KeyedVectors, analogies: str | None = "default", pairs: dict | None = None,
+             restrict_vocab: int = RESTRICT_VOCAB, case_insensitive: bool = True) -> dict:
+    """Score word vectors on analogy and word-similarity benchmarks, as gensim does.
+
+    Parameters
+    ----------
+    kv : gensim.models.KeyedVectors
+        The vectors, e.g. ``model.wv`` or :func:`load_vectors`'s result.
+    analogies : str or None, optional
+        An analogy file in word2vec.c's ``questions-words.txt`` format; ``"default"`` is gensim's copy of
+        it, None skips analogies.
+    pairs : dict of {str: str}, optional
+        Word-pair similarity files by name (tab-separated ``word1 word2 score``, ``#`` comments); default
+        :func:`default_pairs` (WordSim353 and SimLex-999). ``{}`` skips them.
+    restrict_vocab : int, optional
+        Only the this-many most frequent words are used (gensim's default 300,000; word2vec.c's
+        ``compute-accuracy`` uses 30,000).
+    case_insensitive : bool, optional
+        Compare words upper-cased (gensim's default), taking the most frequent casing of each word.
+
+    Returns
+    -------
+    dict
+        ``{"vocab_size", "vector_size", "analogies": {...} or None, "pairs": {name: {...}}}``. An analogy
+        entry has ``file, accuracy, correct, total`` (questions answered), ``questions`` (all),
+        ``oov_ratio`` (share skipped, 0..1) and ``sections`` (the same per section); a pair entry has
+        ``file, spearman, spearman_pvalue, pearson, pairs`` (pairs scored) and ``oov_ratio`` (0..1).
+        A score is None when no question or pair had all its words in the vocabulary.
+
+    Examples
+    --------
+    >>> from torch_w2v import Word2Vec
+    >>> model = Word2Vec([["a", "b", "c"]] * 50, vector_size=8, min_count=1, sg=1, epochs=1)
+    >>> report = evaluate(model.wv)
+    >>> report["analogies"]["accuracy"] is None   # no analogy question uses only 'a', 'b' and 'c'
+    True
+    """
+    if restrict_vocab is None or int(restrict_vocab) < 1:
+        raise ValueError(f"restrict_vocab must be a positive number of words, got {restrict_vocab!r}.")
+    if analogies == "default":
+        analogies = gensim_data("questions-words.txt")
+    pairs = default_pairs() if pairs is None else dict(pairs)
+    report = {"vocab_size": len(kv), "vector_size": kv.vector_size, "restrict_vocab": int(restrict_vocab),
+              "analogies": None, "pairs": {}}
+    if analogies is not None:
+        report["analogies"] = evaluate_analogies(kv, analogies, restrict_vocab, case_insensitive)
+    for name, path in pairs.items():
+        report["pairs"][name] = evaluate_pairs(kv, path, restrict_vocab, case_insensitive)
+    return report
+
+
+def evaluate_analogies(kv, path, restrict_vocab=RESTRICT_VOCAB, case_insensitive=True) -> dict:
+    """Analogy accuracy on ``path`` (see :func:`evaluate`)."""
+    _check_file(path, "analogy")
+    questions = sum(1 for _ in _analogy_questions(path))
+    sections = []
+    if len(kv) and questions:  # gensim divides by the question count
+        _, sections = kv.evaluate_word_analogies(path, restrict_vocab=int(restrict_vocab),
+                                                 case_insensitive=case_insensitive)
+    rows = [_section_row(s) for s in sections if s["section"] != "Total accuracy"]
+    correct = sum(r["correct"] for r in rows)
+    total = sum(r["total"] for r in rows)
+    return {"file": os.fspath(path), "accuracy": correct / total if total else None, "correct": correct,
+            "total": total, "questions": questions,
+            "oov_ratio": (questions - total) / questions if questions else None, "sections": rows}
+
+
+def evaluate_pairs(kv, path, restrict_vocab=RESTRICT_VOCAB, case_insensitive=True) -> dict:
+    """Correlation with human similarity judgements on ``path`` (see :func:`evaluate`)."""
+    _check_file(path, "word-pair")
+    lines = sum(1 for _ in _pair_lines(path))
+    empty = {"file": os.fspath(path), "spearman": None, "spearman_pvalue": None, "pearson": None,
+             "pairs": 0, "oov_ratio": 1.0 if lines else None}
+    if not len(kv):
+        return empty
+    try:
+        pearson, spearman, oov_percent = kv.evaluate_word_pairs(
+            path, restrict_vocab=int(restrict_vocab), case_insensitive=case_insensitive)
+    except ValueError as exc:
+        if "No valid similarity judgements" in str(exc):
+            return empty  # every pair has an unknown word
+        raise
+    oov = oov_percent / 100.0
+    return {"file": os.fspath(path), "spearman": _number(spearman[0]), "spearman_pvalue": _number(spearman[1]),
+            "pearson": _number(pearson[0]), "pairs": round(lines * (1.0 - oov)), "oov_ratio": oov}
+
+
+def _section_row(section) -> dict:
+    correct, total = len(section["correct"]), len(section["correct"]) + len(section["incorrect"])
+    return {"section": section["section"], "accuracy": correct / total if total else None,
+            "correct": correct, "total": total}
+
+
+def _number(value):
+    """A finite float, or None for NaN (a constant similarity column has no correlation)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _check_file(path, what):
+    if path is None or ("://" not in os.fspath(path) and not os.path.isfile(path)):
+        raise FileNotFoundError(f"{path}: no such file (the {what} benchmark file).")
+
+
+def _lines(path):
+    import smart_open
+    with smart_open.open(os.fspath(path), "r", encoding="utf-8", errors="replace") as handle:
+        yield from handle
+
+
+def _pair_lines(path):
+    """The lines gensim's ``evaluate_word_pairs`` scores: ``word<TAB>word<TAB>number``."""
+    for line in _lines(path):
+        fields = line.split("\t")
+        if line.startswith("#") or len(fields) != 3:
+            continue
+        try:
+            float(fields[2])
+        except ValueError:
+            continue
+        yield line
+
+
+def _analogy_questions(path):
+    for line in _lines(path):
+        if not line.startswith(": ") and len(line.split()) == 4:
+            yield line
