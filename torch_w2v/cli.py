@@ -146,10 +146,20 @@ def _train_options(p: argparse.ArgumentParser):
     t.add_argument("--progress", dest="progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
 
+    r = p.add_argument_group("long runs (see docs/cli.md)")
+    r.add_argument("--checkpoint", dest="checkpoint", metavar="PATH",
+                   help="save the full training state here periodically, at each epoch end and on Ctrl-C/SIGTERM")
+    r.add_argument("--checkpoint-every", dest="checkpoint_every", type=_float_at_least(0), default=600.0,
+                   metavar="SECONDS", help="seconds between checkpoints (default 600; 0 = after every chunk)")
+    r.add_argument("--resume", dest="resume", action="store_true",
+                   help="finish the training saved in --checkpoint (same corpus; settings come from the file)")
+    r.add_argument("--sync-words", dest="sync_words", type=_int_at_least(1), metavar="N",
+                   help="under torchrun: words each process trains between merges of the weights (default 131072)")
+
 
 TRAIN_KEYWORDS = ("vector_size", "window", "sample", "hs", "negative", "min_count", "alpha", "min_alpha",
                   "epochs", "workers", "seed", "ns_exponent", "cbow_mean", "max_vocab_size", "max_final_vocab",
-                  "shrink_windows", "compute_loss", "device", "batch_size", "engine")
+                  "shrink_windows", "compute_loss", "device", "batch_size", "engine", "sync_words")
 
 
 def _vectors_options(p: argparse.ArgumentParser):
@@ -239,6 +249,9 @@ def main(argv=None) -> int:
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; files being written were not left behind.", file=sys.stderr)
+        if getattr(args, "checkpoint", None) and os.path.isfile(args.checkpoint):
+            print(f"{PROG}: the training state is saved in {args.checkpoint}; finish it with the same command "
+                  f"plus --resume.", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. '| head': stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -308,6 +321,20 @@ def _cmd_train(args):
         _library_call("--plot-loss", plot.require_matplotlib)
         _library_call(f"--plot-loss {args.plot_loss}", plot.check_format, args.plot_loss)
 
+    if args.resume and not args.checkpoint:
+        sub.error("--resume needs --checkpoint PATH: the file of the run to finish.")
+    if args.resume and not os.path.isfile(args.checkpoint):
+        raise CLIError(f"--resume: no checkpoint at {args.checkpoint}; start the run with --checkpoint first.")
+    _check_folder("--checkpoint", args.checkpoint)
+
+    from . import distributed
+    parallel = _library_call("torch.distributed", distributed.init_from_env, args.device)
+    main_rank = distributed.rank() == 0  # under torchrun, rank 0 writes the outputs and talks
+    if parallel:
+        args.device = distributed.local_device(args.device)
+        if not main_rank:
+            args.quiet, args.progress = True, False
+
     bar = args.progress if args.progress is not None else (sys.stderr.isatty() and not args.quiet)
     verbose_logs = args.verbose or not (args.quiet or bar)
     _setup_logging(logging.INFO if verbose_logs else logging.WARNING)
@@ -323,8 +350,14 @@ def _cmd_train(args):
     from .word2vec import Word2Vec
 
     logger.info("running %s %s", PROG, " ".join(sys.argv[1:]))
-    model = _library_call("invalid setting", Word2Vec, **settings, progress=bar)
     start = time.perf_counter()
+    if args.resume:
+        say(f"resuming the training saved in {args.checkpoint} ...")
+        model = _library_call("--resume", Word2Vec.resume, args.checkpoint, corpus_file=corpus,
+                              checkpoint_every=args.checkpoint_every)
+        compute_loss = model.compute_loss
+        return _write_outputs(args, model, corpus, binary, compute_loss, demo, main_rank, say, start)
+    model = _library_call("invalid setting", Word2Vec, **settings, progress=bar)
     say(f"reading the vocabulary of {corpus} ...")
     if args.read_vocab:
         freq = _library_call("-read-vocab", read_vocab, args.read_vocab)
@@ -338,11 +371,19 @@ def _cmd_train(args):
                        f"or more; lower -min-count or use a larger corpus.")
     say(f"{len(model.wv):,} words in the vocabulary ({model.corpus_total_words:,} words, "
         f"{model.corpus_count:,} sentences); training {'skip-gram' if sg else 'CBOW'}, {model.epochs} epochs")
-    if args.save_vocab:
+    if args.save_vocab and main_rank:
         write_vocab(model.wv, args.save_vocab)
         say(f"wrote the vocabulary to {args.save_vocab}")
     _library_call("training", model.train, corpus_file=corpus, total_examples=model.corpus_count,
-                  total_words=model.corpus_total_words, epochs=model.epochs, compute_loss=compute_loss)
+                  total_words=model.corpus_total_words, epochs=model.epochs, compute_loss=compute_loss,
+                  checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
+    return _write_outputs(args, model, corpus, binary, compute_loss, demo, main_rank, say, start)
+
+
+def _write_outputs(args, model, corpus, binary, compute_loss, demo, main_rank, say, start):
+    """Write the vectors, model, loss plot and reports that were asked for (rank 0 only under torchrun)."""
+    if not main_rank:
+        return 0
     seconds = time.perf_counter() - start
     say(f"trained in {seconds:.1f}s" + (f", final epoch loss {model.epoch_losses[-1]:.6g}" if compute_loss else ""))
 

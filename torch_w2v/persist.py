@@ -39,6 +39,9 @@ def atomic_write(path, mode: str = "wb"):
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes owner-only files; give the mode a plain open() would
         os.replace(tmp, path)
         try:
             dir_fd = os.open(folder, os.O_RDONLY)

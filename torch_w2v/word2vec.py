@@ -193,7 +193,8 @@ class Word2Vec:
         self.add_lifecycle_event("build_vocab", update=update, trim_rule=str(trim_rule))
         if not len(self.wv):
             logger.warning("the vocabulary is empty: none of the %i words of the corpus occurs min_count=%s "
-                           "times; lower min_count or pass a larger corpus.", total_words, self.min_count)
+                           "times; lower min_count or pass a larger corpus.", self.corpus_total_words,
+                           self.min_count)
 
     def scan_vocab(self, corpus_iterable=None, corpus_file=None, progress_per=10000, workers=None,
                    trim_rule=None):
@@ -406,38 +407,15 @@ class Word2Vec:
                 torch.set_num_threads(1)
             progress = Progress(self, epochs, encoded, encoded.total_raw_words if parallel
                                 else (total_words or encoded.total_raw_words),
-                                report_delay=report_delay, bar=self.progress and distributed.rank() == 0)
-            first_epoch = resume.epoch if resume is not None else 0
-            for epoch in range(first_epoch, epochs):
-                for callback in callbacks:
-                    callback.on_epoch_begin(self)
-                progress.epoch_begin(epoch)
-                partial = EpochStats(**resume.stats) if resume is not None and epoch == resume.epoch else None
-                on_chunk = None
-                if saver is not None:
-                    def on_chunk(ep, stats, done=(trained, raw)):
-                        saver.on_chunk(ep, stats, *done, sync=weights.sync_to_numpy,
-                                       loss=engine.current_loss if cfg.compute_loss else None)
-                stats = engine.run_epoch(encoded, epoch, schedule, progress=progress.update, resume=partial,
-                                         on_chunk=on_chunk)
-                weights.sync_to_numpy()
-                if parallel:  # counts and loss of all ranks
-                    stats.effective_words, stats.raw_words, stats.sentences, stats.loss = (
-                        int(x) if i < 3 else x for i, x in enumerate(distributed.all_sum(
-                            [stats.effective_words, stats.raw_words, stats.sentences, stats.loss])))
-                trained += stats.effective_words
-                raw += stats.raw_words
-                self.min_alpha_yet_reached = stats.last_alpha
-                self.epoch_losses.append(stats.loss)
-                self.running_training_loss = float(sum(self.epoch_losses))
-                _check_diverged(weights.tensors, self.alpha, epoch)
-                progress.epoch_end(epoch, stats, total_examples=total_examples, total_words=total_words,
-                                   is_corpus_file=corpus_file is not None)
-                if saver is not None:
-                    saver.save(epoch + 1, EpochStats(), trained, raw)
-                for callback in callbacks:
-                    callback.on_epoch_end(self)
-            progress.close()
+                                report_delay=report_delay, bar=self.progress and distributed.rank() == 0,
+                                loss=engine.current_loss if cfg.compute_loss else None)
+            try:
+                trained, raw = self._run_epochs(
+                    engine, weights, progress, saver, encoded, schedule, resume, (trained, raw), callbacks,
+                    epochs, parallel, dict(total_examples=total_examples, total_words=total_words,
+                                           is_corpus_file=corpus_file is not None))
+            finally:
+                progress.close()
         elapsed = time.perf_counter() - start
         self.total_train_time += elapsed
         self.add_lifecycle_event("train", msg=(
@@ -467,6 +445,40 @@ class Word2Vec:
                     report_delay=args["report_delay"], compute_loss=args["compute_loss"], callbacks=callbacks,
                     checkpoint=checkpoint, checkpoint_every=checkpoint_every)
         return model
+
+    def _run_epochs(self, engine, weights, progress, saver, encoded, schedule, resume, done, callbacks, epochs,
+                    parallel, expected):
+        """The epoch loop of :meth:`train`; returns the ``(effective, raw)`` words trained so far."""
+        trained, raw = done
+        for epoch in range(resume.epoch if resume is not None else 0, epochs):
+            for callback in callbacks:
+                callback.on_epoch_begin(self)
+            progress.epoch_begin(epoch)
+            partial = EpochStats(**resume.stats) if resume is not None and epoch == resume.epoch else None
+            on_chunk = None
+            if saver is not None:
+                def on_chunk(ep, stats, done=(trained, raw)):
+                    saver.on_chunk(ep, stats, *done, sync=weights.sync_to_numpy,
+                                   loss=engine.current_loss if engine.cfg.compute_loss else None)
+            stats = engine.run_epoch(encoded, epoch, schedule, progress=progress.update, resume=partial,
+                                     on_chunk=on_chunk)
+            weights.sync_to_numpy()
+            if parallel:  # counts and loss of all ranks
+                totals = distributed.all_sum([stats.effective_words, stats.raw_words, stats.sentences, stats.loss])
+                stats.effective_words, stats.raw_words, stats.sentences = (int(x) for x in totals[:3])
+                stats.loss = totals[3]
+            trained += stats.effective_words
+            raw += stats.raw_words
+            self.min_alpha_yet_reached = stats.last_alpha
+            self.epoch_losses.append(stats.loss)
+            self.running_training_loss = float(sum(self.epoch_losses))
+            _check_diverged(weights.tensors, self.alpha, epoch)
+            progress.epoch_end(epoch, stats, **expected)
+            if saver is not None:
+                saver.save(epoch + 1, EpochStats(), trained, raw)
+            for callback in callbacks:
+                callback.on_epoch_end(self)
+        return trained, raw
 
     def get_latest_training_loss(self):
         """Loss summed over all epochs of the latest ``train()`` call (float64; needs ``compute_loss=True``)."""
