@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Create (or reuse) .venv with torch_w2v and its test dependencies.
-# torch is installed as the pinned CPU build torch==2.13.0 first, where this machine has it, so that
-# nothing pulls a multi-GB CUDA build.
+# Create (or reuse) .venv with torch_w2v and its test and plot dependencies.
+# torch goes in first as the pinned CPU build torch==2.13.0 where the machine has it, so that the
+# project's torch range (>=2.1,<2.14) installs nothing more and no multi-GB CUDA build is pulled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -9,6 +9,9 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 . .venv/bin/activate
-python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
+if ! python -c "import torch" 2>/dev/null; then
+    python -m pip install -q "torch==2.13.0" \
+        || echo "setup_env: torch==2.13.0 is not available here; pip will pick a torch in >=2.1,<2.14" >&2
+fi
 python -m pip install -q -e ".[test,plot]"
+python -c "import torch, gensim, torch_w2v; print('torch', torch.__version__, '| gensim', gensim.__version__)"
