@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 
 PROG = "torch-w2v"
@@ -396,7 +395,6 @@ def _write_outputs(args, model, corpus, binary, compute_loss, demo, main_rank, s
             f"({'binary' if binary else 'text'} word2vec C format)")
     if args.save_model:
         model.save(args.save_model)
-        _umask_mode(args.save_model)
         say(f"saved the model to {args.save_model}")
     if args.plot_loss:
         from . import plot
@@ -444,31 +442,11 @@ def save_vectors(kv, path, binary: bool = False) -> None:
 
     A ``.gz``/``.bz2`` ending compresses, as gensim's ``save_word2vec_format`` does.
     """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    name = os.path.basename(path)
+    from .persist import atomic_path
+    name = os.path.basename(os.fspath(path))
     compression = next((ext for ext in COMPRESSED if name.endswith(ext)), "")
-    fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".w2v.tmp" + compression, dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".w2v.tmp" + compression) as tmp:
         kv.save_word2vec_format(tmp, binary=binary)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        _umask_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _umask_mode(path):
-    """Give ``path`` the mode a plain ``open()`` would (temporary files are created owner-only)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
 
 
 def write_vocab(wv, path) -> None:
@@ -483,7 +461,6 @@ def write_vocab(wv, path) -> None:
     with atomic_write(path, "wb") as handle:
         for word, count in zip(wv.index_to_key, counts):
             handle.write(f"{word} {int(count)}\n".encode("utf-8"))
-    _umask_mode(path)
 
 
 def read_vocab(path) -> dict:

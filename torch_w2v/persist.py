@@ -29,15 +29,19 @@ VERSION = 1
 
 
 @contextmanager
-def atomic_write(path, mode: str = "wb"):
-    """Open a temporary file beside ``path``; on success fsync it and rename it to ``path``."""
+def atomic_path(path, suffix: str = ".tmp"):
+    """A temporary path beside ``path`` to write; on success it is fsync'd and renamed to ``path``.
+
+    ``suffix`` ends the temporary name (a writer that picks compression by extension needs ``.gz``
+    there). On failure the temporary file is removed and ``path`` is untouched.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=suffix, dir=folder)
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-            handle.flush()
+        yield tmp
+        with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
         mask = os.umask(0)
         os.umask(mask)
@@ -57,6 +61,13 @@ def atomic_write(path, mode: str = "wb"):
         except FileNotFoundError:
             pass
         raise
+
+
+@contextmanager
+def atomic_write(path, mode: str = "wb"):
+    """Open a temporary file beside ``path``; on success fsync it and rename it to ``path``."""
+    with atomic_path(path) as tmp, open(tmp, mode) as handle:
+        yield handle
 
 
 def save_payload(payload: dict, path) -> None:

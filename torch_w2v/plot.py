@@ -151,7 +151,4 @@ def _save(fig, path, dpi) -> str:
     fig.tight_layout()
     with atomic_write(path) as handle:
         fig.savefig(handle, format=fmt, dpi=dpi)
-    mask = os.umask(0)  # atomic_write's temporary file is owner-only; give the picture open()'s mode
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
     return path
