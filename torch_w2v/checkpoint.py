@@ -87,8 +87,7 @@ class Checkpointer:
         """Write the state after ``stats.chunks`` chunks of ``epoch`` (atomically)."""
         if sync is not None:
             sync()
-        from .word2vec import _to_payload
-        payload = _to_payload(self.model)
+        payload = persist.model_payload(self.model)
         payload["format"] = FORMAT
         payload["resume"] = dataclasses.asdict(ResumeState(
             dict(self.train_args), epoch, dataclasses.asdict(stats), int(trained), int(raw), self.corpus))

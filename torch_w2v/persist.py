@@ -16,13 +16,20 @@ folder, is flushed and fsync'd, then renamed over the target: a crash leaves the
 """
 from __future__ import annotations
 
+import logging
 import os
 import pickle
+from collections import defaultdict
 import tempfile
 import zipfile
 from contextlib import contextmanager
 
+import numpy as np
 import torch
+
+from .config import FIELDS
+
+logger = logging.getLogger("torch_w2v")
 
 FORMAT = "torch_w2v.Word2Vec"
 VERSION = 1
@@ -102,3 +109,91 @@ def load_payload(path, expected_format: str | tuple = FORMAT, mmap: bool = False
         raise ValueError(f"{path} was written by a newer torch_w2v (format version {payload['version']}, "
                          f"this one reads up to {VERSION}); upgrade torch_w2v.")
     return payload
+
+
+class NotAModelFile(ValueError, AttributeError):
+    """A file that is not a torch_w2v model but a pickle (as gensim's ``save()`` writes).
+
+    A ``ValueError``; also an ``AttributeError``, which is what gensim's ``Word2Vec.load`` raises for a
+    file holding another kind of object (a saved ``KeyedVectors``), so code written for gensim still works.
+    """
+
+
+def refuse_pickle(fname) -> None:
+    """Raise :class:`NotAModelFile` if ``fname`` is a pickle, before anything reads it as one."""
+    try:
+        with open(fname, "rb") as handle:
+            head = handle.read(2)
+    except OSError:
+        return  # persist.load_payload reports a missing or unreadable file
+    if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # PROTO opcode: pickle protocols 2-5
+        raise NotAModelFile(
+            f"{fname} is a Python pickle (gensim's save() writes these, for Word2Vec and KeyedVectors alike), "
+            f"not a torch_w2v model file; torch_w2v never unpickles a file, since a pickle can run code. "
+            f"If you trust it, load it with gensim (gensim.models.Word2Vec.load or KeyedVectors.load); "
+            f"save vectors with wv.save_word2vec_format() to use them anywhere.")
+
+
+def model_payload(model) -> dict:
+    """The FORMAT dict of a torch_w2v ``Word2Vec``: settings, state, vocabulary and weights."""
+    wv = model.wv
+    settings = {name: getattr(model, name) for name in FIELDS}  # every TrainConfig field, one source
+    settings["comment"] = model.comment
+    if model.hashfxn is not hash:
+        logger.warning("hashfxn=%r is not saved (gensim 4 does not use it either); the loaded model has "
+                       "hashfxn=hash.", model.hashfxn)
+    state = {name: getattr(model, name) for name in (
+        "corpus_count", "corpus_total_words", "effective_min_count", "train_count", "total_train_time",
+        "min_alpha_yet_reached", "running_training_loss")}
+    state["epoch_losses"] = [float(x) for x in model.epoch_losses]
+    state["lifecycle_events"] = [{k: str(v) for k, v in e.items()} for e in model.lifecycle_events]
+    raw_vocab = dict(model.raw_vocab) if model.raw_vocab else {}
+    vocab = {"keys": list(wv.index_to_key), "raw_vocab": raw_vocab}
+    for name in ("count", "sample_int"):
+        if name in wv.expandos:
+            vocab[name] = torch.from_numpy(np.asarray(wv.expandos[name], dtype=np.int64).copy())
+    weights = {"vectors": torch.from_numpy(np.array(wv.vectors, dtype=np.float32)),
+               "vectors_lockf": torch.from_numpy(np.array(wv.vectors_lockf, dtype=np.float32))}
+    for name in ("syn1neg", "syn1"):
+        value = getattr(model, name, None)
+        if value is not None:
+            weights[name] = torch.from_numpy(np.array(value, dtype=np.float32))
+    return {"format": FORMAT, "version": VERSION, "settings": settings, "state": state,
+            "vocab": vocab, "weights": weights}
+
+
+def model_from_payload(cls, payload, fname):
+    """A ``cls`` (torch_w2v ``Word2Vec``) rebuilt from :func:`model_payload`'s dict read from ``fname``."""
+    try:
+        settings, state, vocab, weights = (payload[k] for k in ("settings", "state", "vocab", "weights"))
+        model = cls(**settings)
+        wv = model.wv
+        wv.index_to_key = list(vocab["keys"])
+        wv.key_to_index = {w: i for i, w in enumerate(wv.index_to_key)}
+        wv.vectors = weights["vectors"].numpy()
+        wv.allocate_vecattrs()
+        for name in ("count", "sample_int"):
+            if name in vocab:
+                dtype = np.int64 if name == "count" else np.uint32
+                wv.allocate_vecattrs(attrs=[name], types=[dtype])
+                wv.expandos[name][:] = vocab[name].numpy().astype(dtype)
+        wv.vectors_lockf = weights["vectors_lockf"].numpy()
+        for name in ("syn1neg", "syn1"):
+            if name in weights:
+                setattr(model, name, weights[name].numpy())
+        for name, value in state.items():
+            if name != "lifecycle_events":
+                setattr(model, name, value)
+        model.lifecycle_events = list(state.get("lifecycle_events", [])) + model.lifecycle_events
+        model.raw_vocab = defaultdict(int, vocab.get("raw_vocab", {}))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{fname} is a torch_w2v file but its content is inconsistent ({exc!r}); it may be "
+                         f"corrupted. Restore it from a backup or train again.") from None
+    if len(wv.vectors) != len(wv.index_to_key):
+        raise ValueError(f"{fname}: {len(wv.index_to_key)} words but {len(wv.vectors)} vectors; the file is "
+                         f"corrupted.")
+    if model.negative and len(wv):
+        model.make_cum_table()
+    if model.hs and len(wv):
+        model.create_binary_tree()
+    return model

@@ -32,9 +32,10 @@ from . import vocab as vocab_mod
 from .config import DEFAULTS as D
 from .config import TrainConfig
 from .engine import Engine, EpochStats, Schedule, Tables, resolve_device, torch_threads
-from .export import GENSIM_SETTINGS, to_gensim
+from .export import to_gensim
 from .model import SkipGramNeg
 from .progress import Progress
+from .weights import ModelWeights, expected_words, writeable
 
 logger = logging.getLogger("torch_w2v")
 
@@ -391,7 +392,7 @@ class Word2Vec:
         train_args = dict(total_examples=total_examples, total_words=total_words, epochs=epochs,
                           start_alpha=self.alpha, end_alpha=self.min_alpha, queue_factor=queue_factor,
                           report_delay=report_delay, compute_loss=bool(compute_loss))
-        with torch_threads(threads), _Weights(self, device) as weights, \
+        with torch_threads(threads), ModelWeights(self, device) as weights, \
                 _checkpointer(self, checkpoint, checkpoint_every, train_args, encoded) as saver:
             averager = (distributed.ModelAverager([weights.syn0, weights.syn1neg, weights.syn1],
                                                   max(1, round(encoded.total_raw_words / cfg.sync_words)))
@@ -399,7 +400,7 @@ class Word2Vec:
             engine = Engine(cfg, weights.syn0, weights.syn1neg, weights.syn1, weights.tables(),
                             seed=_mix(self.seed, self.train_count) + 7_777_777 * distributed.rank(),
                             device=device, prefetch=int(queue_factor),
-                            words_per_epoch=_expected_words(encoded, self.wv), averager=averager)
+                            words_per_epoch=expected_words(encoded, self.wv), averager=averager)
             if engine.fused is not None:
                 # The fused step runs its own `threads` threads; torch's ops around it (noise draws, path
                 # gathers) are tiny, and OpenMP threads beside busy step threads oversubscribe the cores:
@@ -436,7 +437,7 @@ class Word2Vec:
         uninterrupted run. Further checkpoints go to the same file.
         """
         payload, state = checkpoint_mod.read(checkpoint)
-        model = _from_payload(cls, payload, checkpoint)
+        model = persist.model_from_payload(cls, payload, checkpoint)
         model._resume = state
         args = dict(state.train_args)
         model.train(corpus_iterable, corpus_file, total_examples=args["total_examples"],
@@ -623,8 +624,8 @@ class Word2Vec:
         if self.syn1neg is None:
             raise RuntimeError("the model has no negative-sampling output weights (syn1neg): it needs "
                                "negative > 0 and build_vocab() first.")
-        return SkipGramNeg.from_weights(torch.from_numpy(_writeable(self.wv, "vectors")),
-                                        torch.from_numpy(_writeable(self, "syn1neg")), noise_dist=noise)
+        return SkipGramNeg.from_weights(torch.from_numpy(writeable(self.wv, "vectors")),
+                                        torch.from_numpy(writeable(self, "syn1neg")), noise_dist=noise)
 
     def to_gensim(self):
         """This model as a ``gensim.models.Word2Vec`` (settings, vocabulary, weights), trainable by gensim."""
@@ -640,7 +641,7 @@ class Word2Vec:
         unknown = set(gensim_options) - {"separately", "sep_limit", "ignore", "pickle_protocol"}
         if unknown:
             raise TypeError(f"save() got unexpected keyword argument(s) {sorted(unknown)}.")
-        persist.save_payload(_to_payload(self), fname)
+        persist.save_payload(persist.model_payload(self), fname)
 
     @classmethod
     def load(cls, fname, mmap=None, **kwargs):
@@ -650,35 +651,12 @@ class Word2Vec:
         """
         if kwargs:
             raise TypeError(f"load() got unexpected keyword argument(s) {sorted(kwargs)}.")
-        _refuse_pickle(fname)
+        persist.refuse_pickle(fname)
         payload = persist.load_payload(fname, (persist.FORMAT, checkpoint_mod.FORMAT), mmap=mmap is not None)
-        return _from_payload(cls, payload, fname)
+        return persist.model_from_payload(cls, payload, fname)
 
 
 # ------------------------------------------------------------------------------------------- helpers
-class NotAModelFile(ValueError, AttributeError):
-    """A file that is not a torch_w2v model but a pickle (as gensim's ``save()`` writes).
-
-    A ``ValueError``; also an ``AttributeError``, which is what gensim's ``Word2Vec.load`` raises for a
-    file holding another kind of object (a saved ``KeyedVectors``), so code written for gensim still works.
-    """
-
-
-def _refuse_pickle(fname) -> None:
-    """Raise :class:`NotAModelFile` if ``fname`` is a pickle, before anything reads it as one."""
-    try:
-        with open(fname, "rb") as handle:
-            head = handle.read(2)
-    except OSError:
-        return  # persist.load_payload reports a missing or unreadable file
-    if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # PROTO opcode: pickle protocols 2-5
-        raise NotAModelFile(
-            f"{fname} is a Python pickle (gensim's save() writes these, for Word2Vec and KeyedVectors alike), "
-            f"not a torch_w2v model file; torch_w2v never unpickles a file, since a pickle can run code. "
-            f"If you trust it, load it with gensim (gensim.models.Word2Vec.load or KeyedVectors.load); "
-            f"save vectors with wv.save_word2vec_format() to use them anywhere.")
-
-
 def _training_threads(workers: int, raw_words: int, batch_words: int) -> int:
     """CPU threads for one ``train()`` call: ``workers``, at most one per core and one per job.
 
@@ -691,27 +669,6 @@ def _training_threads(workers: int, raw_words: int, batch_words: int) -> int:
 
 def _mix(seed, count):
     return (int(seed) * 1_000_003 + int(count) * 7919 + 12345) % (2**63 - 1)
-
-
-def _writeable(owner, name):
-    """``owner.name`` as a C-contiguous, writeable float32 numpy array (replacing it if it was not)."""
-    array = getattr(owner, name)
-    if not (isinstance(array, np.ndarray) and array.flags.c_contiguous and array.flags.writeable
-            and array.dtype == np.float32) or isinstance(array, np.memmap):
-        array = np.array(array, dtype=np.float32, order="C")
-        setattr(owner, name, array)
-    return array
-
-
-def _expected_words(encoded, wv) -> float:
-    """Expected tokens per epoch after downsampling: Σ keep probability over the encoded corpus."""
-    sample = wv.expandos.get("sample_int")
-    if sample is None or not len(encoded.ids):
-        return float(len(encoded.ids))
-    counts = np.zeros(len(sample), dtype=np.int64)
-    for start in range(0, len(encoded.ids), 1 << 20):
-        counts += np.bincount(encoded.ids[start:start + (1 << 20)], minlength=len(sample))
-    return float(counts @ (sample.astype(np.float64) / (2**32 - 1)))
 
 
 @contextmanager
@@ -738,117 +695,3 @@ def _check_diverged(tensors: dict, alpha, epoch):
             raise FloatingPointError(
                 f"training diverged in epoch {epoch}: {name} holds {what}. The learning rate alpha={alpha} is "
                 f"probably too high for this corpus; try alpha=0.025 (gensim's default) or lower.")
-
-
-class _Weights:
-    """The model's numpy weights as tensors on the training device, copied back after each epoch on GPU."""
-
-    def __init__(self, model, device):
-        self.model, self.device = model, device
-
-    def __enter__(self):
-        m = self.model
-        self.arrays = {"syn0": _writeable(m.wv, "vectors")}
-        if m.negative:
-            self.arrays["syn1neg"] = _writeable(m, "syn1neg")
-        if m.hs:
-            self.arrays["syn1"] = _writeable(m, "syn1")
-        # (V, D) tensors; on CPU they share memory with the numpy arrays, so training updates those in place
-        self.tensors = {k: torch.from_numpy(a).to(self.device) for k, a in self.arrays.items()}
-        self.syn0 = self.tensors["syn0"]
-        self.syn1neg = self.tensors.get("syn1neg")
-        self.syn1 = self.tensors.get("syn1")
-        return self
-
-    def tables(self) -> Tables:
-        m, dev = self.model, self.device
-        tables = Tables()
-        sample = m.wv.expandos.get("sample_int")
-        if sample is not None and len(sample) and bool((sample < np.uint32(2**32 - 1)).any()):
-            tables.sample_int = torch.from_numpy(sample.astype(np.int64))  # read on CPU by the batch producer
-        if m.negative:
-            tables.noise = Tables.alias(m.cum_table, dev)
-        lockf = np.asarray(getattr(m.wv, "vectors_lockf", np.ones(1)), dtype=np.float32)
-        if len(lockf) and not bool((lockf == 1.0).all()):
-            full = lockf[np.arange(len(m.wv)) % len(lockf)]                 # gensim: lockf[word % len(lockf)]
-            tables.lockf = torch.from_numpy(full).to(dev)[:, None]          # (V, 1)
-        if m.hs:
-            if "code" not in m.wv.expandos:
-                m.create_binary_tree()
-            tables.points, tables.codes, tables.code_valid = Tables.huffman(
-                m.wv.expandos["code"], m.wv.expandos["point"], dev)
-        return tables
-
-    def sync_to_numpy(self):
-        if self.device.type != "cpu":
-            for name, array in self.arrays.items():
-                array[...] = self.tensors[name].cpu().numpy()
-
-    def __exit__(self, *exc):
-        self.sync_to_numpy()
-        return False
-
-
-def _to_payload(model) -> dict:
-    wv = model.wv
-    settings = {name: getattr(model, name) for name in GENSIM_SETTINGS}
-    settings.update(device=model.device, batch_size=model.batch_size, chunk_words=model.chunk_words,
-                    update_cap=model.update_cap, engine=model.engine, sync_words=model.sync_words,
-                    spill_words=model.spill_words)
-    if model.hashfxn is not hash:
-        logger.warning("hashfxn=%r is not saved (gensim 4 does not use it either); the loaded model has "
-                       "hashfxn=hash.", model.hashfxn)
-    state = {name: getattr(model, name) for name in (
-        "corpus_count", "corpus_total_words", "effective_min_count", "train_count", "total_train_time",
-        "min_alpha_yet_reached", "running_training_loss")}
-    state["epoch_losses"] = [float(x) for x in model.epoch_losses]
-    state["lifecycle_events"] = [{k: str(v) for k, v in e.items()} for e in model.lifecycle_events]
-    raw_vocab = dict(model.raw_vocab) if model.raw_vocab else {}
-    vocab = {"keys": list(wv.index_to_key), "raw_vocab": raw_vocab}
-    for name in ("count", "sample_int"):
-        if name in wv.expandos:
-            vocab[name] = torch.from_numpy(np.asarray(wv.expandos[name], dtype=np.int64).copy())
-    weights = {"vectors": torch.from_numpy(np.array(wv.vectors, dtype=np.float32)),
-               "vectors_lockf": torch.from_numpy(np.array(wv.vectors_lockf, dtype=np.float32))}
-    for name in ("syn1neg", "syn1"):
-        value = getattr(model, name, None)
-        if value is not None:
-            weights[name] = torch.from_numpy(np.array(value, dtype=np.float32))
-    return {"format": persist.FORMAT, "version": persist.VERSION, "settings": settings, "state": state,
-            "vocab": vocab, "weights": weights}
-
-
-def _from_payload(cls, payload, fname):
-    try:
-        settings, state, vocab, weights = (payload[k] for k in ("settings", "state", "vocab", "weights"))
-        model = cls(**settings)
-        wv = model.wv
-        wv.index_to_key = list(vocab["keys"])
-        wv.key_to_index = {w: i for i, w in enumerate(wv.index_to_key)}
-        wv.vectors = weights["vectors"].numpy()
-        wv.allocate_vecattrs()
-        for name in ("count", "sample_int"):
-            if name in vocab:
-                dtype = np.int64 if name == "count" else np.uint32
-                wv.allocate_vecattrs(attrs=[name], types=[dtype])
-                wv.expandos[name][:] = vocab[name].numpy().astype(dtype)
-        wv.vectors_lockf = weights["vectors_lockf"].numpy()
-        for name in ("syn1neg", "syn1"):
-            if name in weights:
-                setattr(model, name, weights[name].numpy())
-        for name, value in state.items():
-            if name != "lifecycle_events":
-                setattr(model, name, value)
-        model.lifecycle_events = list(state.get("lifecycle_events", [])) + model.lifecycle_events
-        model.raw_vocab = defaultdict(int, vocab.get("raw_vocab", {}))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ValueError(f"{fname} is a torch_w2v file but its content is inconsistent ({exc!r}); it may be "
-                         f"corrupted. Restore it from a backup or train again.") from None
-    if len(wv.vectors) != len(wv.index_to_key):
-        raise ValueError(f"{fname}: {len(wv.index_to_key)} words but {len(wv.vectors)} vectors; the file is "
-                         f"corrupted.")
-    if model.negative and len(wv):
-        model.make_cum_table()
-    if model.hs and len(wv):
-        model.create_binary_tree()
-    return model

@@ -1,0 +1,81 @@
+"""The model's numpy arrays (``wv.vectors``, ``syn1neg``, ``syn1``) as the engine's tensors and tables.
+
+On CPU the tensors share memory with the numpy arrays, so training updates ``model.wv.vectors`` in place;
+on a GPU they are copies, written back after each epoch (before callbacks run) and at the end.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .engine import Tables
+
+
+def writeable(owner, name):
+    """``owner.name`` as a C-contiguous, writeable float32 numpy array (replacing it if it was not)."""
+    array = getattr(owner, name)
+    if not (isinstance(array, np.ndarray) and array.flags.c_contiguous and array.flags.writeable
+            and array.dtype == np.float32) or isinstance(array, np.memmap):
+        array = np.array(array, dtype=np.float32, order="C")
+        setattr(owner, name, array)
+    return array
+
+
+def expected_words(encoded, wv) -> float:
+    """Expected tokens per epoch after downsampling: Σ keep probability over the encoded corpus."""
+    sample = wv.expandos.get("sample_int")
+    if sample is None or not len(encoded.ids):
+        return float(len(encoded.ids))
+    counts = np.zeros(len(sample), dtype=np.int64)
+    for start in range(0, len(encoded.ids), 1 << 20):
+        counts += np.bincount(encoded.ids[start:start + (1 << 20)], minlength=len(sample))
+    return float(counts @ (sample.astype(np.float64) / (2**32 - 1)))
+
+
+class ModelWeights:
+    """The model's numpy weights as tensors on the training device, copied back after each epoch on GPU."""
+
+    def __init__(self, model, device):
+        self.model, self.device = model, device
+
+    def __enter__(self):
+        m = self.model
+        self.arrays = {"syn0": writeable(m.wv, "vectors")}
+        if m.negative:
+            self.arrays["syn1neg"] = writeable(m, "syn1neg")
+        if m.hs:
+            self.arrays["syn1"] = writeable(m, "syn1")
+        # (V, D) tensors; on CPU they share memory with the numpy arrays, so training updates those in place
+        self.tensors = {k: torch.from_numpy(a).to(self.device) for k, a in self.arrays.items()}
+        self.syn0 = self.tensors["syn0"]
+        self.syn1neg = self.tensors.get("syn1neg")
+        self.syn1 = self.tensors.get("syn1")
+        return self
+
+    def tables(self) -> Tables:
+        m, dev = self.model, self.device
+        tables = Tables()
+        sample = m.wv.expandos.get("sample_int")
+        if sample is not None and len(sample) and bool((sample < np.uint32(2**32 - 1)).any()):
+            tables.sample_int = torch.from_numpy(sample.astype(np.int64))  # read on CPU by the batch producer
+        if m.negative:
+            tables.noise = Tables.alias(m.cum_table, dev)
+        lockf = np.asarray(getattr(m.wv, "vectors_lockf", np.ones(1)), dtype=np.float32)
+        if len(lockf) and not bool((lockf == 1.0).all()):
+            full = lockf[np.arange(len(m.wv)) % len(lockf)]                 # gensim: lockf[word % len(lockf)]
+            tables.lockf = torch.from_numpy(full).to(dev)[:, None]          # (V, 1)
+        if m.hs:
+            if "code" not in m.wv.expandos:
+                m.create_binary_tree()
+            tables.points, tables.codes, tables.code_valid = Tables.huffman(
+                m.wv.expandos["code"], m.wv.expandos["point"], dev)
+        return tables
+
+    def sync_to_numpy(self):
+        if self.device.type != "cpu":
+            for name, array in self.arrays.items():
+                array[...] = self.tensors[name].cpu().numpy()
+
+    def __exit__(self, *exc):
+        self.sync_to_numpy()
+        return False
