@@ -114,9 +114,9 @@ def test_plan_skips_fused_on_cuda_with_a_note():
 
 
 def _row(impl, seconds, analogy=0.5, **extra):
-    row = dict(impl=impl, mode="sg", seconds=seconds, words_per_s=1e6 / seconds, peak_rss_mb=100.0,
-               peak_above_import_mb=10.0, baseline_rss_mb=90.0, analogy=analogy, ws353=0.5, simlex=0.25,
-               version="x", analogy_evaluated=10, analogy_total=20, vocab=50, corpus_words=10**6)
+    row = dict(impl=impl, mode="sg", seconds=seconds, cpu_seconds=2 * seconds, words_per_s=1e6 / seconds,
+               peak_rss_mb=100.0, peak_above_import_mb=10.0, baseline_rss_mb=90.0, analogy=analogy, ws353=0.5,
+               simlex=0.25, version="x", analogy_evaluated=10, analogy_total=20, vocab=50, corpus_words=10**6)
     if impl == "torch_w2v":
         row.update(engine="fused", device="cpu", batch_size=None, batch_effective=2048)
     row.update(extra)
@@ -130,6 +130,7 @@ def test_speed_ratio_uses_the_neighbouring_gensim_runs():
     assert [r["impl"] for r in rows] == ["gensim", "torch_w2v", "torch_w2v"]  # the failed run is left out
     assert rows[0]["seconds"] == pytest.approx(30.0) and rows[0]["runs"] == 3
     assert rows[1]["speed_ratio"] == pytest.approx(20.0 / 5.0)    # gensim before (10) and after (30)
+    assert rows[1]["cpu_ratio"] == pytest.approx(40.0 / 10.0)
     assert rows[2]["speed_ratio"] == pytest.approx(40.0 / 40.0)   # gensim before (30) and after (50)
     assert rows[1]["delta_analogy"] == pytest.approx(0.1)
     table = bench.markdown(rows)
@@ -154,8 +155,8 @@ def _tiny_corpus(path, words=6000):
             fout.write(" ".join(rng.choice(vocab) for _ in range(10)) + "\n")
 
 
-REQUIRED = ("seconds", "words_per_s", "peak_rss_mb", "baseline_rss_mb", "peak_above_import_mb", "analogy",
-            "analogy_evaluated", "ws353", "simlex", "vocab", "corpus_words")
+REQUIRED = ("seconds", "cpu_seconds", "words_per_s", "peak_rss_mb", "baseline_rss_mb", "peak_above_import_mb",
+            "analogy", "analogy_evaluated", "ws353", "simlex", "vocab", "corpus_words")
 
 
 def test_bench_cli_on_a_tiny_corpus(tmp_path):
@@ -177,14 +178,17 @@ def test_bench_cli_on_a_tiny_corpus(tmp_path):
         for key in REQUIRED:
             assert math.isfinite(r[key]), (key, r)
         assert r["corpus_words"] == 6000 and r["analogy_evaluated"] > 0
+        assert (r["code"] is None) == (r["impl"] == "gensim")  # torch_w2v rows name the source they ran
         assert r["peak_rss_mb"] >= r["baseline_rss_mb"] > 0
     assert 64 <= runs[1]["batch_effective"] <= 2048 and runs[3]["batch_effective"] == 64
     table = result["table"]
     assert [r["impl"] for r in table] == ["gensim"] + ["torch_w2v"] * 4
     for r in table[1:]:
-        assert r["speed_ratio"] > 0 and all(math.isfinite(r[f"delta_{k}"]) for k in ("analogy", "ws353", "simlex"))
+        assert r["speed_ratio"] > 0 and r["cpu_ratio"] > 0
+        assert all(math.isfinite(r[f"delta_{k}"]) for k in ("analogy", "ws353", "simlex"))
     for text in (proc.stdout, result["markdown"]):
-        assert "| mode | implementation | step (batch) | seconds | words/s | speed vs gensim |" in text
+        assert ("| mode | implementation | step (batch) | seconds | words/s | speed vs gensim | CPU s "
+                "| CPU time vs gensim |") in text
         assert text.count("| sg | torch_w2v ") == 4
     assert proc.stdout.startswith("machine: ") and "torch_w2v commit" in proc.stdout
 

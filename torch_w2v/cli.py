@@ -139,7 +139,7 @@ def _train_options(p: argparse.ArgumentParser):
     t = p.add_argument_group("torch_w2v")
     t.add_argument("--device", dest="device", metavar="DEV", help="cpu, cuda or cuda:N (default: CUDA if available)")
     t.add_argument("--batch-size", dest="batch_size", type=_int_at_least(1), metavar="N",
-                   help="centre words per SGD step (default 2048 on CPU, 16384 on CUDA)")
+                   help="centre words per SGD step (default 16384; 2048 for --engine torch on CPU)")
     t.add_argument("--engine", dest="engine", choices=("auto", "fused", "torch"),
                    help="CPU kernel: fused C step or torch ops (default auto)")
     t.add_argument("--progress", dest="progress", action=argparse.BooleanOptionalAction, default=None,

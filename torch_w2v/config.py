@@ -38,8 +38,9 @@ class TrainConfig:
     shrink_windows: bool = True     # draw a reduced window per centre (False: always the full window)
     # --- torch_w2v's own ---------------------------------------------------------------------------
     device: str | None = None       # "cpu", "cuda", "cuda:1", ...; None = CUDA when available, else CPU
-    batch_size: int | None = None   # centre words per SGD step; None = 2048 on CPU, 16384 on CUDA, fewer
-    #                                 for small corpora (>= 128 steps per epoch). Larger is faster; quality
+    batch_size: int | None = None   # centre words per SGD step; None = 16384 (fused CPU step, CUDA) or
+    #                                 2048 (torch ops on CPU), fewer for small corpora (>= 128 steps per
+    #                                 epoch). Larger is faster; quality
     #                                 holds because a step's centres are spread across the corpus.
     chunk_words: int = 1 << 16      # corpus tokens prepared at once; bounds the engine's working memory
     spill_words: int = 1 << 26      # the encoded corpus (4 bytes a token) stays in memory up to this many
@@ -49,7 +50,7 @@ class TrainConfig:
     #                                 a C compiler is there, else torch
     sync_words: int = 1 << 17       # torch.distributed: words each rank trains between merges of the ranks'
     #                                 weights (fewer = closer to single-process SGD, more communication)
-    update_cap: int | None = 1024   # a row updated by more pairs than this in one step gets its summed
+    update_cap: int | None = 64     # a row updated by more pairs than this in one step gets its summed
     #                                 update scaled down to this many pairs' worth; keeps large steps stable
     #                                 on small vocabularies (None = off; no effect on rows below the cap)
 

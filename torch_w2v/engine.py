@@ -47,10 +47,11 @@ def resolve_device(device) -> torch.device:
     return dev
 
 
-def default_batch_size(device: torch.device, words_per_epoch: float | None = None) -> int:
-    """Centres per step: 2048 on CPU, 16384 on CUDA, but small corpora get at least
-    ``MIN_STEPS_PER_EPOCH`` steps per epoch (and never fewer than 64 centres per step)."""
-    size = 16384 if device.type == "cuda" else 2048
+def default_batch_size(device: torch.device, words_per_epoch: float | None = None, fused: bool = False) -> int:
+    """Centres per step: 16384 for the fused CPU step and on CUDA, 2048 for torch ops on the CPU (where
+    larger steps gain no speed); small corpora get at least ``MIN_STEPS_PER_EPOCH`` steps per epoch
+    (and never fewer than 64 centres per step)."""
+    size = 16384 if (fused or device.type == "cuda") else 2048
     if words_per_epoch is not None:
         size = min(size, max(64, int(words_per_epoch) // MIN_STEPS_PER_EPOCH))
     return size
@@ -181,7 +182,6 @@ class Engine:
             raise ValueError("negative > 0 needs syn1neg and a cum_table; call build_vocab first.")
         if cfg.hs and (syn1 is None or tables.points is None):
             raise ValueError("hs=1 needs syn1 and Huffman codes; call build_vocab first.")
-        self.batch_size = cfg.batch_size or default_batch_size(device, words_per_epoch)
         self.seed = int(seed)
         self.averager = averager
         self.dev_gen = self._generator(0, 0, 1, device)
@@ -198,6 +198,7 @@ class Engine:
             elif cfg.engine == "fused":
                 raise RuntimeError("engine='fused' was asked for but the C step could not be built; see the "
                                    "warning above, or use engine='torch'.")
+        self.batch_size = cfg.batch_size or default_batch_size(device, words_per_epoch, self.fused is not None)
 
     # ----------------------------------------------------------------------------------------- the step
     def heads(self, centres: torch.Tensor) -> list:

@@ -60,7 +60,8 @@ class Word2Vec:
     device : str, optional
         ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; default: CUDA when available, else CPU.
     batch_size : int, optional
-        Centre words per SGD step (default 2048 on CPU, 16384 on CUDA).
+        Centre words per SGD step (default 16384; 2048 for ``engine="torch"`` on CPU; fewer for
+        small corpora, which get at least 128 steps per epoch).
     chunk_words : int, optional
         Corpus tokens prepared at once (default 2**16); bounds the engine's working memory.
     engine : {"auto", "fused", "torch"}, optional
@@ -74,7 +75,7 @@ class Word2Vec:
         With torch.distributed: words each rank trains between merges of the ranks' weights
         (default 131072); see :mod:`torch_w2v.distributed`.
     update_cap : int or None, optional
-        Most pair-updates one row takes at full strength in one step (default 1024); see
+        Most pair-updates one row takes at full strength in one step (default 64; torch engine only); see
         :class:`~torch_w2v.config.TrainConfig`.
     progress : bool, optional
         Show a progress bar (tqdm) while training, besides the log lines.

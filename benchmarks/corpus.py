@@ -1,0 +1,177 @@
+"""The benchmark corpus: GCIDE (Debian's ``dict-gcide``) turned into a LineSentence file.
+
+GCIDE, the GNU Collaborative International Dictionary of English, is ~40 MB of dictionary text that any
+Debian/Ubuntu machine can install (``apt-get install dict-gcide``), so the numbers of ``bench.py`` can
+be reproduced without downloading a data set. The text becomes one paragraph per line:
+
+- paragraphs are split on blank lines;
+- lines containing "Webster" (the ``[1913 Webster]`` source tags) are dropped;
+- text is lowercased and the tokens are the runs of ``[a-z]+``;
+- paragraphs with fewer than 2 tokens are dropped.
+
+That gives ~5.19M words. The file is cached under ``bench_data/`` (git-ignored) with its word count and
+SHA-256 in a ``.json`` next to it, so two machines can check they benchmark the same text.
+
+Run ``python benchmarks/corpus.py`` to build it and print its size and checksum.
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import json
+import os
+import re
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+GCIDE = Path("/usr/share/dictd/gcide.dict.dz")
+DATA_DIR = Path(__file__).resolve().parent.parent / "bench_data"
+INSTALL_HINT = "sudo apt-get install dict-gcide   # Debian/Ubuntu: installs /usr/share/dictd/gcide.dict.dz"
+FORMAT = 1  # bump when the cleaning rules change, so stale caches are rebuilt
+
+_TOKEN = re.compile(r"[a-z]+")
+
+
+@dataclass(frozen=True)
+class CorpusInfo:
+    path: str          # the LineSentence file
+    words: int         # tokens in the file (what gensim calls corpus_total_words)
+    sentences: int     # lines in the file
+    sha256: str        # of the file's bytes
+    source: str        # what it was built from
+
+
+def paragraphs(lines):
+    """Yield the token list of each kept paragraph of the GCIDE text ``lines`` (str, with or without \\n)."""
+    tokens: list[str] = []
+    for line in lines:
+        if not line.strip():
+            if len(tokens) >= 2:
+                yield tokens
+            tokens = []
+        elif "Webster" not in line:
+            tokens.extend(_TOKEN.findall(line.lower()))
+    if len(tokens) >= 2:
+        yield tokens
+
+
+def _write_atomic(path: Path, lines) -> None:
+    """Write ``lines`` (str without \\n) to ``path`` through a temporary file, so a crash leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fout:
+            for line in lines:
+                fout.write(line)
+                fout.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def describe(path, source: str = "") -> CorpusInfo:
+    """Count the words and lines of a LineSentence file and hash it."""
+    digest = hashlib.sha256()
+    words = sentences = 0
+    with open(path, "rb") as fin:
+        for line in fin:
+            digest.update(line)
+            n = len(line.split())
+            if n:
+                words += n
+                sentences += 1
+    return CorpusInfo(str(path), words, sentences, digest.hexdigest(), source or str(path))
+
+
+def _cached(path: Path, meta: Path, source: str) -> CorpusInfo | None:
+    """The recorded info of ``path`` if its metadata is current and the file's size matches it, else None."""
+    try:
+        info = json.loads(meta.read_text())
+        if info.pop("format") != FORMAT or info.pop("bytes") != path.stat().st_size or info["source"] != source:
+            return None
+        return CorpusInfo(**info)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _record(info: CorpusInfo, meta: Path) -> None:
+    meta.write_text(json.dumps(dict(asdict(info), format=FORMAT, bytes=os.path.getsize(info.path)), indent=1))
+
+
+def build_gcide(source: Path = GCIDE, data_dir: Path = DATA_DIR) -> CorpusInfo:
+    """The GCIDE LineSentence file under ``data_dir``, built from ``source`` unless a current copy exists."""
+    out = data_dir / "gcide.txt"
+    meta = out.with_suffix(".json")
+    info = _cached(out, meta, str(source))
+    if info is not None:
+        return info
+    if not source.exists():
+        raise FileNotFoundError(f"{source} not found: the benchmark corpus is built from GCIDE. Install it with\n"
+                                f"    {INSTALL_HINT}\nor benchmark your own LineSentence file with --corpus PATH.")
+    with gzip.open(source, "rt", encoding="utf-8", errors="replace") as fin:
+        _write_atomic(out, (" ".join(tokens) for tokens in paragraphs(fin)))
+    info = describe(out, source=str(source))
+    _record(info, meta)
+    return info
+
+
+def prefix(info: CorpusInfo, words: int, data_dir: Path = DATA_DIR) -> CorpusInfo:
+    """A file holding the first lines of ``info.path`` up to ``words`` tokens (whole lines), cached."""
+    if words >= info.words:
+        return info
+    src = Path(info.path)
+    out = data_dir / f"{src.stem}-{info.sha256[:8]}-first{words}.txt"
+    meta = out.with_suffix(".json")
+    source = f"first {words} words of {info.path} (sha256 {info.sha256[:16]})"
+    cached = _cached(out, meta, source)
+    if cached is not None:
+        return cached
+
+    def head():
+        count = 0
+        with open(src, encoding="utf-8") as fin:
+            for line in fin:
+                n = len(line.split())
+                if count + n > words:
+                    return
+                count += n
+                yield line.rstrip("\n")
+
+    _write_atomic(out, head())
+    info = describe(out, source=source)
+    _record(info, meta)
+    return info
+
+
+def load(path=None, data_dir: Path = DATA_DIR) -> CorpusInfo:
+    """The benchmark corpus: ``path`` (any LineSentence file) if given, else the GCIDE corpus."""
+    if path is None:
+        return build_gcide(data_dir=data_dir)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"--corpus {path}: no such file; pass a LineSentence text file "
+                                f"(one sentence per line, tokens separated by spaces).")
+    return describe(path, source=str(path.resolve()))  # hashed every time: a user's file may change
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", help="describe this LineSentence file instead of building GCIDE's")
+    parser.add_argument("--prefix", type=int, help="also cut a prefix of this many words")
+    args = parser.parse_args(argv)
+    try:
+        info = load(args.corpus)
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    infos = [info] + ([prefix(info, args.prefix)] if args.prefix else [])
+    for i in infos:
+        print(f"{i.path}: {i.words:,} words, {i.sentences:,} lines, sha256 {i.sha256}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
