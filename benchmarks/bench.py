@@ -43,7 +43,7 @@ MB = 1024 * 1024
 @dataclass(frozen=True)
 class Spec:
     """One training run."""
-    impl: str                  # "gensim" or "torch_w2v"
+    impl: str                  # "gensim", "gensim-iterable" (same corpus as a LineSentence) or "torch_w2v"
     mode: str                  # "sg" (skip-gram) or "cbow"
     corpus: str                # LineSentence file, passed as corpus_file=
     epochs: int
@@ -55,8 +55,8 @@ class Spec:
 
     @property
     def label(self) -> str:
-        if self.impl == "gensim":
-            return f"gensim {self.mode}"
+        if self.impl.startswith("gensim"):
+            return f"{self.impl} {self.mode}"
         batch = "default" if self.batch_size is None else self.batch_size
         return f"torch_w2v {self.mode} {self.engine} {self.device} batch={batch}"
 
@@ -210,9 +210,10 @@ def _hwm_bytes() -> int | None:
 
 def worker(spec: Spec) -> dict:
     """Train one model in this (fresh) process and measure it; returns the result row."""
-    if spec.impl == "gensim":
+    if spec.impl.startswith("gensim"):
         import gensim
         from gensim.models import Word2Vec
+        from gensim.models.word2vec import LineSentence
         version = gensim.__version__
     else:
         import torch
@@ -225,7 +226,10 @@ def worker(spec: Spec) -> dict:
     baseline, import_peak = _rss_bytes(), _peak_rss_bytes()
     code = source_fingerprint(Path(torch_w2v.__file__).parent) if spec.impl == "torch_w2v" else None
     cpu_start, start = _cpu_seconds(), time.perf_counter()
-    model = Word2Vec(corpus_file=spec.corpus, **spec.keywords())
+    if spec.impl == "gensim-iterable":  # gensim's documented learning-rate schedule (see plan())
+        model = Word2Vec(LineSentence(spec.corpus), **spec.keywords())
+    else:
+        model = Word2Vec(corpus_file=spec.corpus, **spec.keywords())
     seconds, cpu_seconds = time.perf_counter() - start, _cpu_seconds() - cpu_start
     peak, hwm = _peak_rss_bytes(), _hwm_bytes()
     row = dataclasses.asdict(spec)
@@ -251,7 +255,7 @@ def _effective_batch(model, spec: Spec) -> int:
     from torch_w2v.engine import default_batch_size
     counts, keep = model.wv.expandos["count"], model.wv.expandos["sample_int"]
     kept = float(counts.astype(np.float64) @ (keep.astype(np.float64) / (2**32 - 1)))  # words per epoch
-    return default_batch_size(torch.device(spec.device or "cpu"), kept)
+    return default_batch_size(torch.device(spec.device or "cpu"), kept, fused=spec.engine == "fused")
 
 
 def run_in_subprocess(spec: Spec) -> dict:
@@ -267,13 +271,18 @@ def run_in_subprocess(spec: Spec) -> dict:
 
 # --------------------------------------------------------------------------------------------- plan
 def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_size: int, workers: int,
-         gensim_every: int, default_batch) -> tuple[list[Spec], list[str]]:
+         gensim_every: int, default_batch, gensim_iterable: bool = True) -> tuple[list[Spec], list[str]]:
     """The runs, in order, and the notes on what was skipped.
 
     Per mode: a gensim run, then up to ``gensim_every`` torch_w2v runs, then gensim again, and so on,
     ending with gensim, so every torch_w2v run has a gensim run on each side to be compared with.
-    ``engines`` maps a mode to its torch_w2v engines; ``default_batch(device)`` is torch_w2v's nominal
+    ``engines`` maps a mode to its torch_w2v engines; ``default_batch("device/engine")`` is torch_w2v's nominal
     default batch size there (a size in ``batch_sizes`` equal to it is the default row itself).
+
+    With ``gensim_iterable``, each mode ends with a gensim run on the same corpus given as an iterable
+    (``LineSentence``): gensim's ``corpus_file`` workers each decay the learning rate by their own share
+    of an epoch only (``word2vec_corpusfile.pyx``, ``get_next_alpha``), so that run is the reference for
+    gensim's documented schedule, which torch_w2v follows.
     """
     common = dict(corpus=corpus, epochs=epochs, vector_size=vector_size, workers=workers)
     runs, notes = [], []
@@ -285,7 +294,7 @@ def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_
                     notes.append(f"skipped {mode} fused on {device}: engine='fused' runs on the CPU only "
                                  f"(use --engines torch there).")
                     continue
-                sizes = [None] + [b for b in batch_sizes if b != default_batch(device)]
+                sizes = [None] + [b for b in batch_sizes if b != default_batch(f"{device}/{engine}")]
                 ours += [Spec("torch_w2v", mode, engine=engine, device=device, batch_size=b, **common)
                          for b in sizes]
         if not ours:
@@ -296,6 +305,8 @@ def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_
         for i in range(0, len(ours), gensim_every):
             runs += [gensim, *ours[i:i + gensim_every]]
         runs.append(gensim)
+        if gensim_iterable:
+            runs += [Spec("gensim-iterable", mode, **common), gensim]
     return runs, notes
 
 
@@ -322,7 +333,7 @@ def summarize(results: list[dict]) -> list[dict]:
                     cpu_ratio=1.0)
         rows.append(base)
         for i, r in enumerate(order):
-            if r["impl"] != "torch_w2v":
+            if r["impl"] == "gensim":
                 continue
             before = next((g for g in reversed(order[:i]) if g["impl"] == "gensim"), None)
             after = next((g for g in order[i + 1:] if g["impl"] == "gensim"), None)
@@ -362,8 +373,11 @@ def markdown(rows: list[dict]) -> str:
                          f"analogies evaluated: {r['analogy_evaluated']:,} of {r['analogy_total']:,} "
                          f"(vocabulary {r['vocab']:,} words)")
         else:
-            impl = f"torch_w2v {r['engine']} ({r['device']})"
-            step = f"{r['batch_effective']:,}" + (" (default)" if r["batch_size"] is None else "")
+            if r["impl"] == "gensim-iterable":
+                impl, step = f"gensim {r['version']}, iterable corpus (reference schedule)", "—"
+            else:
+                impl = f"torch_w2v {r['engine']} ({r['device']})"
+                step = f"{r['batch_effective']:,}" + (" (default)" if r["batch_size"] is None else "")
             deltas = (_num(100 * r["delta_analogy"], "+.1f"), _num(r["delta_ws353"], "+.3f"),
                       _num(r["delta_simlex"], "+.3f"))
         peak = f"{r['peak_rss_mb']:.0f}" + (f" (GPU {r['cuda_peak_mb']:.0f})" if "cuda_peak_mb" in r else "")
@@ -400,7 +414,8 @@ def probe(devices) -> dict:
                 date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                 cuda=torch.cuda.is_available(), torch_cuda_build=torch.version.cuda,
                 fused=fused.available(),  # compiles the C step now, so that no timed run pays for it
-                default_batch={d: default_batch_size(torch.device(d)) for d in devices
+                default_batch={f"{d}/{e}": default_batch_size(torch.device(d), fused=(e == "fused"))
+                               for d in devices for e in ("fused", "torch")
                                if not d.startswith("cuda") or torch.cuda.is_available()})
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
@@ -471,6 +486,8 @@ def parse_args(argv=None):
                    help="gensim worker threads and torch_w2v threads (default: the number of cores)")
     p.add_argument("--gensim-every", type=int, default=3,
                    help="a gensim run after every this many torch_w2v runs (default 3)")
+    p.add_argument("--no-gensim-iterable", dest="gensim_iterable", action="store_false",
+                   help="skip the reference run of gensim on the corpus as an iterable (documented schedule)")
     p.add_argument("--json", help="also write the results to this JSON file (updated after every run)")
     p.add_argument("--worker", help=argparse.SUPPRESS)   # internal: one run (a Spec as JSON)
     p.add_argument("--probe", help=argparse.SUPPRESS)    # internal: machine facts (devices, comma-separated)
@@ -523,7 +540,7 @@ def main(argv=None) -> int:
     notes = []
     devices = _usable_devices(args.device, mach, notes)
     runs, skipped = plan(info.path, args.modes, engines, devices, args.batch_sizes, epochs, args.vector_size,
-                         args.workers, args.gensim_every, mach["default_batch"].get)
+                         args.workers, args.gensim_every, mach["default_batch"].get, args.gensim_iterable)
     notes += skipped
     if any(s.engine == "fused" for s in runs) and not mach["fused"]:
         notes.append("the fused C step could not be built here (no C compiler?): the fused rows will fail.")

@@ -89,7 +89,7 @@ def test_batched_analogy_accuracy_equals_gensims(tmp_path):
 def _plan(**over):
     args = dict(corpus="c.txt", modes=["sg", "cbow"], engines={"sg": ["fused", "torch"], "cbow": ["fused"]},
                 devices=["cpu"], batch_sizes=[256, 2048], epochs=1, vector_size=8, workers=1, gensim_every=2,
-                default_batch={"cpu": 2048, "cuda": 16384}.get)
+                default_batch={"cpu/fused": 16384, "cpu/torch": 2048, "cuda/torch": 16384}.get)
     args.update(over)
     return bench.plan(**args)
 
@@ -101,10 +101,17 @@ def test_plan_brackets_every_torch_w2v_run_with_gensim_runs():
     assert labels == [
         ("gensim", "sg", None, None), ("torch_w2v", "sg", "fused", None), ("torch_w2v", "sg", "torch", None),
         ("gensim", "sg", None, None), ("torch_w2v", "sg", "fused", 256), ("torch_w2v", "sg", "torch", 256),
-        ("gensim", "sg", None, None),
+        ("gensim", "sg", None, None), ("torch_w2v", "sg", "fused", 2048),
+        ("gensim", "sg", None, None), ("gensim-iterable", "sg", None, None), ("gensim", "sg", None, None),
         ("gensim", "cbow", None, None), ("torch_w2v", "cbow", "fused", None), ("torch_w2v", "cbow", "fused", 256),
-        ("gensim", "cbow", None, None),
-    ]  # 2048 is the CPU default, so it is the default row itself
+        ("gensim", "cbow", None, None), ("torch_w2v", "cbow", "fused", 2048),
+        ("gensim", "cbow", None, None), ("gensim-iterable", "cbow", None, None), ("gensim", "cbow", None, None),
+    ]  # 2048 is the torch engine's CPU default, so it is that engine's default row itself
+
+
+def test_plan_without_the_iterable_reference():
+    runs, _ = _plan(modes=["sg"], gensim_iterable=False)
+    assert all(s.impl != "gensim-iterable" for s in runs)
 
 
 def test_plan_skips_fused_on_cuda_with_a_note():
@@ -165,7 +172,8 @@ def test_bench_cli_on_a_tiny_corpus(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--corpus", str(tmp_path / "tiny.txt"),
          "--modes", "sg", "--engines", "fused,torch", "--batch-sizes", "64", "--epochs", "1", "--vector-size",
-         "16", "--gensim-every", "4", "--json", str(out)], capture_output=True, text=True, cwd=tmp_path,
+         "16", "--gensim-every", "4", "--no-gensim-iterable", "--json", str(out)], capture_output=True,
+        text=True, cwd=tmp_path,
         timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads(out.read_text())
@@ -204,3 +212,14 @@ def test_cuda_rows_are_skipped_with_a_message_without_cuda(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "skipped torch_w2v on cuda: CUDA is not available" in proc.stdout
     assert "nothing to compare" in proc.stdout
+
+
+def test_gensim_iterable_reference_run(tmp_path):
+    _tiny_corpus(tmp_path / "tiny.txt")
+    spec = bench.Spec("gensim-iterable", "sg", corpus=str(tmp_path / "tiny.txt"), epochs=1, vector_size=8,
+                      workers=1)
+    row = bench.run_in_subprocess(spec)
+    assert "error" not in row, row.get("error")
+    assert row["impl"] == "gensim-iterable" and row["corpus_words"] == 6000
+    for key in REQUIRED:
+        assert math.isfinite(row[key]), key
