@@ -201,18 +201,27 @@ class Engine:
         self.batch_size = cfg.batch_size or default_batch_size(device, words_per_epoch, self.fused is not None)
 
     # ----------------------------------------------------------------------------------------- the step
-    def heads(self, centres: torch.Tensor) -> list:
-        """The output heads for ``centres`` (B,): negative sampling and/or hierarchical softmax."""
+    def heads(self, centres: torch.Tensor, draw_noise: bool = True) -> list:
+        """The output heads for ``centres`` (B,): negative sampling and/or hierarchical softmax.
+
+        ``draw_noise=False`` leaves the noise columns of the negative-sampling head to be filled by the
+        fused step (see :meth:`step`).
+        """
         heads = []
         if self.cfg.negative:
             B, K = len(centres), self.cfg.negative
-            threshold, alias, T = self.tables.noise
-            r = torch.randint(0, len(alias) * T, (B, K), device=self.device, generator=self.dev_gen)  # (B, K)
-            i = r // T
-            noise = torch.where(r - i * T < threshold[i], i, alias[i])                  # (B, K) alias draw
-            rows = torch.cat([centres[:, None], noise], 1)                            # (B, K+1)
-            valid = torch.ones(B, K + 1, device=self.device)
-            valid[:, 1:] = (noise != centres[:, None]).to(torch.float32)             # gensim skips a draw == centre
+            if draw_noise:
+                threshold, alias, T = self.tables.noise
+                r = torch.randint(0, len(alias) * T, (B, K), device=self.device, generator=self.dev_gen)  # (B, K)
+                i = r // T
+                noise = torch.where(r - i * T < threshold[i], i, alias[i])              # (B, K) alias draw
+                rows = torch.cat([centres[:, None], noise], 1)                        # (B, K+1)
+                valid = torch.ones(B, K + 1, device=self.device)
+                valid[:, 1:] = (noise != centres[:, None]).to(torch.float32)         # gensim skips a draw == centre
+            else:
+                rows = torch.empty(B, K + 1, dtype=torch.int64, device=self.device)
+                rows[:, 0] = centres
+                valid = torch.ones(B, K + 1, device=self.device)
             heads.append(steps.Head(self.syn1neg, rows, self.neg_labels, valid))
         if self.cfg.hs:
             t = self.tables
@@ -225,9 +234,13 @@ class Engine:
         centres = batch.centres.to(self.device, torch.int64, non_blocking=True)            # (B,)
         contexts = batch.contexts.to(self.device, torch.int64, non_blocking=True)          # (B, C)
         mask = batch.mask.to(self.device, non_blocking=True)                               # (B, C)
-        if self.fused is not None:
-            loss = self.fused.step(bool(self.cfg.sg), self.syn0, contexts, mask, self.heads(centres), lr,
-                                   bool(self.cfg.cbow_mean), self.tables.lockf, self.cfg.compute_loss)
+        if self.fused is not None:  # noise drawn in C, keyed by a seed from this chunk's generator
+            noise = None
+            if self.cfg.negative:
+                seed = int(torch.randint(0, 2**62, (1,), generator=self.dev_gen))
+                noise = (*self.tables.noise[:2], self.tables.noise[2], seed)
+            loss = self.fused.step(bool(self.cfg.sg), self.syn0, contexts, mask, self.heads(centres, False), lr,
+                                   bool(self.cfg.cbow_mean), self.tables.lockf, self.cfg.compute_loss, noise)
             if self.cfg.compute_loss:
                 self.loss += loss
             return

@@ -83,11 +83,12 @@ def load():
             lib = ctypes.CDLL(str(target))
             i64, f32, ptr = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p
             head = [ptr, ptr, ptr, ptr, ctypes.c_int, ctypes.c_int]
+            noise = [ptr, ptr, i64, i64, ctypes.c_uint64]
             lib.w2v_skipgram.argtypes = [ptr, ctypes.c_int, ptr, ptr, ctypes.c_int, *head, *head, ptr, f32,
-                                         ctypes.c_int, i64, i64, ptr]
+                                         ctypes.c_int, i64, i64, ptr, *noise]
             lib.w2v_skipgram.restype = ctypes.c_double
             lib.w2v_cbow.argtypes = [ptr, ctypes.c_int, ptr, ptr, ctypes.c_int, *head, *head, ptr, f32,
-                                     ctypes.c_int, ctypes.c_int, i64, i64, ptr, ptr]
+                                     ctypes.c_int, ctypes.c_int, i64, i64, ptr, ptr, *noise]
             lib.w2v_cbow.restype = ctypes.c_double
             _lib = lib
         except (OSError, subprocess.SubprocessError) as exc:
@@ -136,8 +137,12 @@ class FusedSteps:
         return sum(f.result() for f in futures)
 
     def step(self, sg: bool, syn0, contexts, mask, heads, lr, cbow_mean=True, lockf=None,
-             compute_loss=False) -> float:
-        """Train one batch in place; returns its loss (0.0 unless ``compute_loss``)."""
+             compute_loss=False, noise=None) -> float:
+        """Train one batch in place; returns its loss (0.0 unless ``compute_loss``).
+
+        ``noise = (threshold, alias, T, seed)``: draw the noise columns of ``heads[0]`` (rows 1.. and
+        their validity) in C from that alias table, keyed by ``seed`` and the centre's index.
+        """
         B, C = contexts.shape
         D = syn0.shape[1]
         contexts, mask = contexts.contiguous(), mask.contiguous()
@@ -146,14 +151,19 @@ class FusedSteps:
         lock = _p(lockf.reshape(-1).contiguous()) if lockf is not None else None
         keep = (contexts, mask, heads, lockf)  # noqa: F841 - keeps the tensors alive during the C calls
         compute_loss = int(compute_loss)
+        if noise is not None:
+            threshold, alias, T, seed = noise
+            noise_args = [_p(threshold), _p(alias), len(alias), int(T), int(seed)]
+        else:
+            noise_args = [None, None, 0, 0, 0]
 
         def call(t, begin, end):
             work = self.scratch[t][0].ctypes.data_as(ctypes.c_void_p)
             if sg:
                 return self.lib.w2v_skipgram(_p(syn0), D, _p(contexts), _p(mask), C, *h1, *h2, lock, lr,
-                                             compute_loss, begin, end, work)
+                                             compute_loss, begin, end, work, *noise_args)
             hidden = self.scratch[t][1].ctypes.data_as(ctypes.c_void_p)
             return self.lib.w2v_cbow(_p(syn0), D, _p(contexts), _p(mask), C, *h1, *h2, lock, lr,
-                                     compute_loss, int(cbow_mean), begin, end, work, hidden)
+                                     compute_loss, int(cbow_mean), begin, end, work, hidden, *noise_args)
 
         return self._run(call, B)
