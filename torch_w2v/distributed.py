@@ -29,6 +29,7 @@ import torch
 import torch.distributed as dist
 
 logger = logging.getLogger("torch_w2v")
+_OWN_GROUP: list = []  # the backend, when this module created the process group (and so must destroy it)
 
 
 def is_active() -> bool:
@@ -58,9 +59,18 @@ def init_from_env(device: str | None = None) -> bool:
         if use_cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
         dist.init_process_group(backend=backend)
+        _OWN_GROUP.append(backend)
         logger.info("torch.distributed: rank %i of %i, backend %s", dist.get_rank(), dist.get_world_size(),
                     backend)
     return is_active()
+
+
+def shutdown() -> None:
+    """Destroy the process group :func:`init_from_env` created, so that no rank exits with gloo's or NCCL's
+    threads still running (an exit in that state aborts the process)."""
+    if _OWN_GROUP and dist.is_initialized():
+        dist.destroy_process_group()
+        _OWN_GROUP.clear()
 
 
 def local_device(device: str | None) -> str | None:
