@@ -20,6 +20,7 @@ import json
 import math
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
@@ -52,20 +53,23 @@ class Spec:
     engine: str | None = None  # torch_w2v: "fused" or "torch"
     device: str | None = None  # torch_w2v: "cpu", "cuda"
     batch_size: int | None = None  # torch_w2v: centres per step; None = its default
+    processes: int = 1             # torch_w2v: ranks under torchrun (gloo), the threads split between them
 
     @property
     def label(self) -> str:
         if self.impl.startswith("gensim"):
             return f"{self.impl} {self.mode}"
         batch = "default" if self.batch_size is None else self.batch_size
-        return f"torch_w2v {self.mode} {self.engine} {self.device} batch={batch}"
+        ranks = f" x{self.processes} processes" if self.processes > 1 else ""
+        return f"torch_w2v {self.mode} {self.engine} {self.device} batch={batch}{ranks}"
 
     def keywords(self) -> dict:
         """The Word2Vec keywords of this run."""
         kw = dict(SETTINGS, sg=int(self.mode == "sg"), epochs=self.epochs, vector_size=self.vector_size,
                   workers=self.workers)
         if self.impl == "torch_w2v":
-            kw.update(engine=self.engine, device=self.device, batch_size=self.batch_size)
+            kw.update(engine=self.engine, device=self.device, batch_size=self.batch_size,
+                      workers=max(1, self.workers // self.processes))  # threads per rank
         return kw
 
 
@@ -208,8 +212,12 @@ def _hwm_bytes() -> int | None:
         return None
 
 
-def worker(spec: Spec) -> dict:
-    """Train one model in this (fresh) process and measure it; returns the result row."""
+def worker(spec: Spec) -> dict | None:
+    """Train one model in this (fresh) process and measure it; returns the result row.
+
+    With ``spec.processes > 1`` every rank of the torchrun group runs this; rank 0 returns the row (its
+    vectors, which all ranks share after the final merge; memory summed over the ranks), the others None.
+    """
     if spec.impl.startswith("gensim"):
         import gensim
         from gensim.models import Word2Vec
@@ -223,6 +231,11 @@ def worker(spec: Spec) -> dict:
         if spec.device and spec.device.startswith("cuda"):
             torch.zeros(1, device=spec.device)  # CUDA context before the baseline: it is not training memory
             torch.cuda.reset_peak_memory_stats(spec.device)
+    ranks = None
+    if spec.processes > 1:
+        from torch_w2v import distributed as ranks
+        if not ranks.init_from_env(spec.device):
+            raise RuntimeError(f"processes={spec.processes} needs torchrun's environment (RANK, WORLD_SIZE, ...)")
     baseline, import_peak = _rss_bytes(), _peak_rss_bytes()
     code = source_fingerprint(Path(torch_w2v.__file__).parent) if spec.impl == "torch_w2v" else None
     cpu_start, start = _cpu_seconds(), time.perf_counter()
@@ -232,6 +245,11 @@ def worker(spec: Spec) -> dict:
         model = Word2Vec(corpus_file=spec.corpus, **spec.keywords())
     seconds, cpu_seconds = time.perf_counter() - start, _cpu_seconds() - cpu_start
     peak, hwm = _peak_rss_bytes(), _hwm_bytes()
+    if ranks is not None:  # the job's memory: every rank's figures summed
+        baseline, import_peak, peak, hwm = (int(v) for v in ranks.all_sum([baseline, import_peak, peak, hwm or 0]))
+        if ranks.rank() != 0:
+            ranks.shutdown()
+            return None
     row = dataclasses.asdict(spec)
     row.update(version=version, code=code, seconds=seconds, cpu_seconds=cpu_seconds,
                corpus_words=int(model.corpus_total_words),
@@ -243,6 +261,8 @@ def worker(spec: Spec) -> dict:
         if spec.device and spec.device.startswith("cuda"):
             row["cuda_peak_mb"] = torch.cuda.max_memory_allocated(spec.device) / MB
     row.update(quality(model.wv))
+    if ranks is not None:
+        ranks.shutdown()
     return row
 
 
@@ -260,8 +280,12 @@ def _effective_batch(model, spec: Spec) -> int:
 
 def run_in_subprocess(spec: Spec) -> dict:
     """Run :func:`worker` for ``spec`` in a fresh interpreter; a failure comes back as ``{"error": ...}``."""
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker",
-                           json.dumps(dataclasses.asdict(spec))], capture_output=True, text=True, cwd=ROOT)
+    launcher = [sys.executable]
+    if spec.processes > 1:  # torchrun on loopback, gloo
+        launcher += ["-m", "torch.distributed.run", "--nnodes=1", f"--nproc_per_node={spec.processes}",
+                     "--master_addr=127.0.0.1", f"--master_port={_free_port()}"]
+    proc = subprocess.run(launcher + [str(Path(__file__).resolve()), "--worker", json.dumps(dataclasses.asdict(spec))],
+                          capture_output=True, text=True, cwd=ROOT)
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_MARK):
             return json.loads(line[len(RESULT_MARK):])
@@ -269,15 +293,24 @@ def run_in_subprocess(spec: Spec) -> dict:
     return dict(dataclasses.asdict(spec), error=f"exit code {proc.returncode}: " + "\n".join(tail))
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 # --------------------------------------------------------------------------------------------- plan
 def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_size: int, workers: int,
-         gensim_every: int, default_batch, gensim_iterable: bool = True) -> tuple[list[Spec], list[str]]:
+         gensim_every: int, default_batch, gensim_iterable: bool = True,
+         processes=(1,)) -> tuple[list[Spec], list[str]]:
     """The runs, in order, and the notes on what was skipped.
 
     Per mode: a gensim run, then up to ``gensim_every`` torch_w2v runs, then gensim again, and so on,
     ending with gensim, so every torch_w2v run has a gensim run on each side to be compared with.
     ``engines`` maps a mode to its torch_w2v engines; ``default_batch("device/engine")`` is torch_w2v's nominal
     default batch size there (a size in ``batch_sizes`` equal to it is the default row itself).
+    Each count above 1 in ``processes`` adds, per engine and device, a default-batch run under torchrun with
+    that many ranks, the ``workers`` threads split between them.
 
     With ``gensim_iterable``, each mode ends with a gensim run on the same corpus given as an iterable
     (``LineSentence``): gensim's ``corpus_file`` workers each decay the learning rate by their own share
@@ -297,10 +330,12 @@ def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_
                 sizes = [None] + [b for b in batch_sizes if b != default_batch(f"{device}/{engine}")]
                 ours += [Spec("torch_w2v", mode, engine=engine, device=device, batch_size=b, **common)
                          for b in sizes]
+                ours += [Spec("torch_w2v", mode, engine=engine, device=device, processes=p, **common)
+                         for p in processes if p > 1]
         if not ours:
             continue
         # default-batch rows first, then the step-size rows, engines alternating
-        ours.sort(key=lambda s: (s.batch_size is not None, s.batch_size or 0))
+        ours.sort(key=lambda s: (s.batch_size is not None, s.batch_size or 0, s.processes))
         gensim = Spec("gensim", mode, **common)
         for i in range(0, len(ours), gensim_every):
             runs += [gensim, *ours[i:i + gensim_every]]
@@ -377,6 +412,8 @@ def markdown(rows: list[dict]) -> str:
                 impl, step = f"gensim {r['version']}, iterable corpus (reference schedule)", "—"
             else:
                 impl = f"torch_w2v {r['engine']} ({r['device']})"
+                if r.get("processes", 1) > 1:
+                    impl += f", {r['processes']} processes (gloo)"
                 step = f"{r['batch_effective']:,}" + (" (default)" if r["batch_size"] is None else "")
             deltas = (_num(100 * r["delta_analogy"], "+.1f"), _num(r["delta_ws353"], "+.3f"),
                       _num(r["delta_simlex"], "+.3f"))
@@ -488,6 +525,9 @@ def parse_args(argv=None):
                    help="a gensim run after every this many torch_w2v runs (default 3)")
     p.add_argument("--no-gensim-iterable", dest="gensim_iterable", action="store_false",
                    help="skip the reference run of gensim on the corpus as an iterable (documented schedule)")
+    p.add_argument("--processes", type=_csv(int), default=[1],
+                   help="also run torch_w2v under torchrun with these numbers of processes (e.g. 1,2; the "
+                        "--workers threads are split between them)")
     p.add_argument("--json", help="also write the results to this JSON file (updated after every run)")
     p.add_argument("--worker", help=argparse.SUPPRESS)   # internal: one run (a Spec as JSON)
     p.add_argument("--probe", help=argparse.SUPPRESS)    # internal: machine facts (devices, comma-separated)
@@ -521,7 +561,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.worker or args.probe:
         result = worker(Spec(**json.loads(args.worker))) if args.worker else probe(args.probe.split(","))
-        print(RESULT_MARK + json.dumps(result), flush=True)
+        if result is not None:  # None: a rank other than 0
+            print(RESULT_MARK + json.dumps(result), flush=True)
         return 0
 
     t0 = time.perf_counter()
@@ -540,7 +581,8 @@ def main(argv=None) -> int:
     notes = []
     devices = _usable_devices(args.device, mach, notes)
     runs, skipped = plan(info.path, args.modes, engines, devices, args.batch_sizes, epochs, args.vector_size,
-                         args.workers, args.gensim_every, mach["default_batch"].get, args.gensim_iterable)
+                         args.workers, args.gensim_every, mach["default_batch"].get, args.gensim_iterable,
+                         args.processes)
     notes += skipped
     if any(s.engine == "fused" for s in runs) and not mach["fused"]:
         notes.append("the fused C step could not be built here (no C compiler?): the fused rows will fail.")

@@ -223,3 +223,25 @@ def test_gensim_iterable_reference_run(tmp_path):
     assert row["impl"] == "gensim-iterable" and row["corpus_words"] == 6000
     for key in REQUIRED:
         assert math.isfinite(row[key]), key
+
+
+def test_plan_adds_a_torchrun_row_per_process_count():
+    runs, _ = _plan(modes=["sg"], batch_sizes=[], processes=(1, 2), workers=2)
+    ours = [(s.engine, s.batch_size, s.processes) for s in runs if s.impl == "torch_w2v"]
+    assert ours == [("fused", None, 1), ("torch", None, 1), ("fused", None, 2), ("torch", None, 2)]
+    two = next(s for s in runs if s.processes == 2)
+    assert two.keywords()["workers"] == 1 and "x2 processes" in two.label  # the 2 threads split between ranks
+
+
+def test_two_process_run_under_torchrun(tmp_path):
+    _tiny_corpus(tmp_path / "tiny.txt")
+    spec = bench.Spec("torch_w2v", "sg", corpus=str(tmp_path / "tiny.txt"), epochs=1, vector_size=8, workers=2,
+                      engine="fused", device="cpu", processes=2)
+    row = bench.run_in_subprocess(spec)
+    assert "error" not in row, row.get("error")
+    assert row["processes"] == 2 and row["corpus_words"] == 6000  # the whole corpus, trained by both ranks
+    for key in REQUIRED:
+        assert math.isfinite(row[key]), key
+    assert row["baseline_rss_mb"] > 2 * 100  # summed over the two ranks, each of which imported torch
+    rows = bench.summarize([_row("gensim", 1.0), row, _row("gensim", 1.0)])
+    assert "2 processes (gloo)" in bench.markdown(rows)
