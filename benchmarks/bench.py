@@ -245,8 +245,9 @@ def worker(spec: Spec) -> dict | None:
         model = Word2Vec(corpus_file=spec.corpus, **spec.keywords())
     seconds, cpu_seconds = time.perf_counter() - start, _cpu_seconds() - cpu_start
     peak, hwm = _peak_rss_bytes(), _hwm_bytes()
-    if ranks is not None:  # the job's memory: every rank's figures summed
-        baseline, import_peak, peak, hwm = (int(v) for v in ranks.all_sum([baseline, import_peak, peak, hwm or 0]))
+    if ranks is not None:  # the job's memory and CPU time: every rank's figures summed
+        *memory, cpu_seconds = ranks.all_sum([baseline, import_peak, peak, hwm or 0, cpu_seconds])
+        baseline, import_peak, peak, hwm = (int(v) for v in memory)
         if ranks.rank() != 0:
             ranks.shutdown()
             return None

@@ -328,16 +328,6 @@ def _cmd_train(args):
 
     from . import distributed
     parallel = _library_call("torch.distributed", distributed.init_from_env, args.device)
-    try:
-        return _train(args, corpus, sg, demo, parallel)
-    finally:
-        if parallel:  # leave the group on every rank before exiting, whatever happened
-            distributed.shutdown()
-
-
-def _train(args, corpus, sg, demo, parallel):
-    """Build the vocabulary, train and write the outputs (rank 0 only under torchrun)."""
-    from . import distributed
     main_rank = distributed.rank() == 0  # under torchrun, rank 0 writes the outputs and talks
     if parallel:
         args.device = distributed.local_device(args.device)

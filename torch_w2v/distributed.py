@@ -21,6 +21,7 @@ the same weights; by convention rank 0 writes the outputs.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 
@@ -60,6 +61,7 @@ def init_from_env(device: str | None = None) -> bool:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
         dist.init_process_group(backend=backend)
         _OWN_GROUP.append(backend)
+        atexit.register(shutdown)
         logger.info("torch.distributed: rank %i of %i, backend %s", dist.get_rank(), dist.get_world_size(),
                     backend)
     return is_active()
@@ -67,7 +69,8 @@ def init_from_env(device: str | None = None) -> bool:
 
 def shutdown() -> None:
     """Destroy the process group :func:`init_from_env` created, so that no rank exits with gloo's or NCCL's
-    threads still running (an exit in that state aborts the process)."""
+    threads still running (a rank leaving in that state can abort with SIGABRT). Registered with
+    ``atexit`` by :func:`init_from_env`; calling it earlier is fine."""
     if _OWN_GROUP and dist.is_initialized():
         dist.destroy_process_group()
         _OWN_GROUP.clear()
