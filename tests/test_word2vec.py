@@ -188,6 +188,26 @@ def test_learning_rate_schedule_is_linear_over_all_epochs():
     assert s.alpha(3, 5000) == pytest.approx(0.0001)  # floored at end_alpha, as gensim
 
 
+def test_corpus_file_schedule_decays_each_epoch_by_one_workers_share_as_gensim():
+    # gensim's corpus_file workers each train 1/workers of the file and decay alpha by their own progress
+    # (word2vec_corpusfile.pyx, get_next_alpha): an epoch ends at 1/workers of its step, not all of it
+    from torch_w2v.engine import Schedule
+    s = Schedule(0.025, 0.0001, epochs=4, total_units=1000, by_sentences=False, epoch_share=0.5)
+    assert s.alpha(1, 0) == pytest.approx(0.025 - 0.0249 * 1 / 4)
+    assert s.alpha(1, 1000) == pytest.approx(0.025 - 0.0249 * 1.5 / 4)
+    assert s.alpha(3, 1000) == pytest.approx(0.025 - 0.0249 * 3.5 / 4)  # never reaches min_alpha
+
+
+@pytest.mark.parametrize("workers", [1, 2, 4])
+def test_corpus_file_training_ends_where_gensims_workers_end(tmp_path, toy_sentences, workers):
+    path = tmp_path / "toy.txt"
+    path.write_text("\n".join(" ".join(s) for s in toy_sentences) + "\n")
+    model = Word2Vec(corpus_file=str(path), min_count=1, epochs=3, workers=workers, **SG)
+    assert model.min_alpha_yet_reached == pytest.approx(0.025 - (0.025 - 0.0001) * (2 + 1 / workers) / 3)
+    same = Word2Vec([list(s) for s in toy_sentences], min_count=1, epochs=3, workers=workers, **SG)
+    assert same.min_alpha_yet_reached == pytest.approx(0.0001)  # an iterable: gensim's full linear decay
+
+
 def test_start_and_end_alpha_override_and_are_reached(toy_sentences):
     model = Word2Vec(min_count=1, **SG)
     model.build_vocab(toy_sentences)

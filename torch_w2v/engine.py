@@ -76,15 +76,22 @@ def torch_threads(n: int):
 
 @dataclass
 class Schedule:
-    """Linear learning-rate decay over all epochs of one ``train()`` call, as gensim's."""
+    """Linear learning-rate decay over all epochs of one ``train()`` call, as gensim's.
+
+    ``epoch_share`` < 1 reproduces gensim's ``corpus_file`` mode: each of its ``workers`` threads trains
+    ``1/workers`` of the file and decays alpha by its own progress only (``get_next_alpha`` in
+    ``word2vec_corpusfile.pyx``), so within an epoch alpha falls by ``epoch_share`` of the epoch's step
+    and jumps down to the next epoch's start at the epoch end.
+    """
     start_alpha: float
     end_alpha: float
     epochs: int
     total_units: float                 # sentences (total_examples) or raw words (total_words) per epoch
     by_sentences: bool                 # gensim decays by sentences when total_examples is given
+    epoch_share: float = 1.0           # 1 / gensim's workers for corpus_file input; 1 for an iterable
 
     def alpha(self, epoch: int, units_done: float) -> float:
-        progress = (epoch + units_done / self.total_units) / self.epochs
+        progress = (epoch + self.epoch_share * units_done / self.total_units) / self.epochs
         return max(self.end_alpha, self.start_alpha - (self.start_alpha - self.end_alpha) * progress)
 
 

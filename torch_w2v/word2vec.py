@@ -384,7 +384,10 @@ class Word2Vec:
         if parallel:  # one global schedule: each rank's epoch is its share of the corpus
             local = encoded.n_sentences if by_sentences else encoded.total_raw_words
             total_units = total_units * local / max(distributed.all_sum([local])[0], 1)
-        schedule = Schedule(self.alpha, self.min_alpha, epochs, max(float(total_units or 0), 1.0), by_sentences)
+        # corpus_file: gensim's schedule for it, whose workers each decay alpha over their part only
+        share = 1.0 / self.workers if corpus_file is not None else 1.0
+        schedule = Schedule(self.alpha, self.min_alpha, epochs, max(float(total_units or 0), 1.0), by_sentences,
+                            share)
         for callback in callbacks:
             callback.on_train_begin(self)
 
