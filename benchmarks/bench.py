@@ -239,7 +239,7 @@ def worker(spec: Spec) -> dict | None:
     baseline, import_peak = _rss_bytes(), _peak_rss_bytes()
     code = source_fingerprint(Path(torch_w2v.__file__).parent) if spec.impl == "torch_w2v" else None
     cpu_start, start = _cpu_seconds(), time.perf_counter()
-    if spec.impl == "gensim-iterable":  # gensim's documented learning-rate schedule (see plan())
+    if spec.impl == "gensim-iterable":  # gensim's documented linear schedule (see plan())
         model = Word2Vec(LineSentence(spec.corpus), **spec.keywords())
     else:
         model = Word2Vec(corpus_file=spec.corpus, **spec.keywords())
@@ -315,8 +315,9 @@ def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_
 
     With ``gensim_iterable``, each mode ends with a gensim run on the same corpus given as an iterable
     (``LineSentence``): gensim's ``corpus_file`` workers each decay the learning rate by their own share
-    of an epoch only (``word2vec_corpusfile.pyx``, ``get_next_alpha``), so that run is the reference for
-    gensim's documented schedule, which torch_w2v follows.
+    of an epoch only (``word2vec_corpusfile.pyx``, ``get_next_alpha``), so that run shows gensim with its
+    documented linear schedule, which torch_w2v uses for iterables (for ``corpus_file`` it reproduces
+    gensim's ``corpus_file`` schedule, as the rows compared here do).
     """
     common = dict(corpus=corpus, epochs=epochs, vector_size=vector_size, workers=workers)
     runs, notes = [], []
@@ -410,7 +411,7 @@ def markdown(rows: list[dict]) -> str:
                          f"(vocabulary {r['vocab']:,} words)")
         else:
             if r["impl"] == "gensim-iterable":
-                impl, step = f"gensim {r['version']}, iterable corpus (reference schedule)", "—"
+                impl, step = f"gensim {r['version']}, iterable corpus (linear schedule)", "—"
             else:
                 impl = f"torch_w2v {r['engine']} ({r['device']})"
                 if r.get("processes", 1) > 1:
