@@ -249,8 +249,7 @@ def worker(spec: Spec) -> dict | None:
         *memory, cpu_seconds = ranks.all_sum([baseline, import_peak, peak, hwm or 0, cpu_seconds])
         baseline, import_peak, peak, hwm = (int(v) for v in memory)
         if ranks.rank() != 0:
-            ranks.shutdown()
-            return None
+            return None  # the group is destroyed at exit (init_from_env registers that)
     row = dataclasses.asdict(spec)
     row.update(version=version, code=code, seconds=seconds, cpu_seconds=cpu_seconds,
                corpus_words=int(model.corpus_total_words),
@@ -262,8 +261,6 @@ def worker(spec: Spec) -> dict | None:
         if spec.device and spec.device.startswith("cuda"):
             row["cuda_peak_mb"] = torch.cuda.max_memory_allocated(spec.device) / MB
     row.update(quality(model.wv))
-    if ranks is not None:
-        ranks.shutdown()
     return row
 
 

@@ -30,7 +30,7 @@ import torch
 import torch.distributed as dist
 
 logger = logging.getLogger("torch_w2v")
-_OWN_GROUP: list = []  # the backend, when this module created the process group (and so must destroy it)
+_owns_group = False  # True once init_from_env created the process group (and so must destroy it)
 
 
 def is_active() -> bool:
@@ -60,7 +60,8 @@ def init_from_env(device: str | None = None) -> bool:
         if use_cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
         dist.init_process_group(backend=backend)
-        _OWN_GROUP.append(backend)
+        global _owns_group
+        _owns_group = True
         atexit.register(shutdown)
         logger.info("torch.distributed: rank %i of %i, backend %s", dist.get_rank(), dist.get_world_size(),
                     backend)
@@ -71,9 +72,10 @@ def shutdown() -> None:
     """Destroy the process group :func:`init_from_env` created, so that no rank exits with gloo's or NCCL's
     threads still running (a rank leaving in that state can abort with SIGABRT). Registered with
     ``atexit`` by :func:`init_from_env`; calling it earlier is fine."""
-    if _OWN_GROUP and dist.is_initialized():
+    global _owns_group
+    if _owns_group and dist.is_initialized():
         dist.destroy_process_group()
-        _OWN_GROUP.clear()
+    _owns_group = False
 
 
 def local_device(device: str | None) -> str | None:
