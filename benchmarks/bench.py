@@ -270,10 +270,10 @@ def _effective_batch(model, spec: Spec) -> int:
         return spec.batch_size
     import numpy as np
     import torch
-    from torch_w2v.engine import default_batch_size
+    from torch_w2v.training.engine import default_batch_size
     counts, keep = model.wv.expandos["count"], model.wv.expandos["sample_int"]
     kept = float(counts.astype(np.float64) @ (keep.astype(np.float64) / (2**32 - 1)))  # words per epoch
-    return default_batch_size(torch.device(spec.device or "cpu"), kept, fused=spec.engine == "fused")
+    return default_batch_size(torch.device(spec.device or "cpu"), kept, large=spec.engine in ("fused", "triton"))
 
 
 def run_in_subprocess(spec: Spec) -> dict:
@@ -437,8 +437,8 @@ def probe(devices) -> dict:
     import gensim
     import numpy
     import torch
-    from torch_w2v import fused
-    from torch_w2v.engine import default_batch_size
+    from torch_w2v.training.steps import fused
+    from torch_w2v.training.engine import default_batch_size
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fin:
@@ -450,7 +450,7 @@ def probe(devices) -> dict:
                 date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                 cuda=torch.cuda.is_available(), torch_cuda_build=torch.version.cuda,
                 fused=fused.available(),  # compiles the C step now, so that no timed run pays for it
-                default_batch={f"{d}/{e}": default_batch_size(torch.device(d), fused=(e == "fused"))
+                default_batch={f"{d}/{e}": default_batch_size(torch.device(d), large=(e in ("fused", "triton")))
                                for d in devices for e in ("fused", "torch")
                                if not d.startswith("cuda") or torch.cuda.is_available()})
     if torch.cuda.is_available():

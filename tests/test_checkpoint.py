@@ -42,12 +42,12 @@ class Slow:  # slows training down so that the parent can kill it mid-epoch
     def on_epoch_end(self, m): pass
     def on_train_end(self, m): pass
 
-import torch_w2v.engine as engine
-original = engine.Engine.step
-def slow_step(self, batch, lr):
-    time.sleep(0.01)
-    return original(self, batch, lr)
-engine.Engine.step = slow_step
+from torch_w2v.training.steps import fused, torch_step
+for step_class in (fused.FusedStep, torch_step.TorchStep):
+    def slow_step(self, batch, lr, original=step_class.__call__):
+        time.sleep(0.01)
+        return original(self, batch, lr)
+    step_class.__call__ = slow_step
 
 model = Word2Vec(**settings)
 model.build_vocab(corpus_file={corpus!r})

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from torch_w2v import fused, steps
+from torch_w2v.training.steps import fused
+from torch_w2v.training.steps import torch_step as steps
 
 pytestmark = pytest.mark.skipif(not fused.available(), reason="no C compiler: the fused step is not built")
 
@@ -106,7 +107,8 @@ def test_without_a_compiler_training_falls_back_to_torch(tmp_path):
     script = """
 import logging, sys
 logging.basicConfig(level=logging.WARNING)
-from torch_w2v import Word2Vec, fused
+from torch_w2v import Word2Vec
+from torch_w2v.training.steps import fused
 m = Word2Vec([["a", "b", "c"], ["b", "c", "d"]] * 50, min_count=1, sg=1, epochs=1, device="cpu")
 print("available", fused.available())
 try:
@@ -119,13 +121,13 @@ except RuntimeError as exc:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "available False" in out.stdout
-    assert "refused: engine='fused' was asked for" in out.stdout
+    assert "refused: engine='fused' cannot run on cpu" in out.stdout
     assert "fused CPU step unavailable" in out.stderr and "no-such-cc" in out.stderr
 
 
 def test_compiled_library_is_cached(tmp_path):
     env = dict(os.environ, TORCH_W2V_CACHE=str(tmp_path / "cache"))
-    code = "from torch_w2v import fused; print(fused.available())"
+    code = "from torch_w2v.training.steps import fused; print(fused.available())"
     for _ in range(2):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
         assert out.stdout.strip() == "True", out.stderr
@@ -135,10 +137,11 @@ def test_compiled_library_is_cached(tmp_path):
 
 
 def test_noise_drawn_in_c_follows_the_alias_table_and_skips_the_centre():
-    from torch_w2v.engine import Tables
+    from torch_w2v.vocab import alias_table
     weights = np.array([50, 0, 30, 10, 5, 5], dtype=np.int64)
     cum = np.cumsum(weights * 1000)
-    threshold, alias, T = Tables.alias(cum, "cpu")
+    threshold, alias, T = alias_table(cum)
+    threshold, alias = torch.from_numpy(threshold), torch.from_numpy(alias)
     V, B, K = len(weights), 40_000, 4
     syn0, syn1neg, _ = _weights(V, 5)
     centres = torch.full((B,), 2, dtype=torch.int64)

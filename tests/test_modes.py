@@ -11,8 +11,8 @@ import pytest
 import torch
 from gensim.test.utils import datapath, lee_corpus_list
 
-from torch_w2v import Word2Vec, fused
-from torch_w2v import word2vec as w2v_mod
+from torch_w2v import Word2Vec
+from torch_w2v.training.steps import fused
 from torch_w2v.vocab import init_vectors
 
 MODES = {
@@ -359,11 +359,12 @@ def test_workers_sets_torch_threads_only_while_training(toy_sentences, engine):
 
 
 def test_training_threads_are_capped_by_cores_and_jobs(monkeypatch):
-    monkeypatch.setattr(w2v_mod.os, "cpu_count", lambda: 4)
-    assert w2v_mod._training_threads(3, raw_words=100, batch_words=10000) == 1     # one job, as gensim
-    assert w2v_mod._training_threads(3, raw_words=25000, batch_words=10000) == 3   # three jobs
-    assert w2v_mod._training_threads(8, raw_words=10**6, batch_words=10000) == 4   # the cores
-    assert w2v_mod._training_threads(1, raw_words=10**6, batch_words=10000) == 1
+    from torch_w2v.training import trainer
+    monkeypatch.setattr(trainer.os, "cpu_count", lambda: 4)
+    assert trainer.training_threads(3, raw_words=100, batch_words=10000) == 1     # one job, as gensim
+    assert trainer.training_threads(3, raw_words=25000, batch_words=10000) == 3   # three jobs
+    assert trainer.training_threads(8, raw_words=10**6, batch_words=10000) == 4   # the cores
+    assert trainer.training_threads(1, raw_words=10**6, batch_words=10000) == 1
 
 
 def test_a_corpus_smaller_than_batch_words_is_reproducible_with_several_workers(toy_sentences):

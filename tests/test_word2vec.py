@@ -56,7 +56,7 @@ def test_bad_settings_are_refused_with_the_value_and_the_fix(kwargs, exc, words)
 
 
 def test_default_device_is_cuda_when_available_else_cpu(toy_sentences):
-    from torch_w2v.engine import resolve_device
+    from torch_w2v.training.engine import resolve_device
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device(None).type == expected
 
@@ -180,7 +180,7 @@ def test_callbacks_follow_gensim_protocol(toy_sentences):
 
 
 def test_learning_rate_schedule_is_linear_over_all_epochs():
-    from torch_w2v.engine import Schedule
+    from torch_w2v.training.engine import Schedule
     s = Schedule(0.025, 0.0001, epochs=4, total_units=1000, by_sentences=False)
     assert s.alpha(0, 0) == pytest.approx(0.025)
     assert s.alpha(2, 0) == pytest.approx(0.025 - (0.025 - 0.0001) * 0.5)
@@ -191,7 +191,7 @@ def test_learning_rate_schedule_is_linear_over_all_epochs():
 def test_corpus_file_schedule_decays_each_epoch_by_one_workers_share_as_gensim():
     # gensim's corpus_file workers each train 1/workers of the file and decay alpha by their own progress
     # (word2vec_corpusfile.pyx, get_next_alpha): an epoch ends at 1/workers of its step, not all of it
-    from torch_w2v.engine import Schedule
+    from torch_w2v.training.engine import Schedule
     s = Schedule(0.025, 0.0001, epochs=4, total_units=1000, by_sentences=False, epoch_share=0.5)
     assert s.alpha(1, 0) == pytest.approx(0.025 - 0.0249 * 1 / 4)
     assert s.alpha(1, 1000) == pytest.approx(0.025 - 0.0249 * 1.5 / 4)

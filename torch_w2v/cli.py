@@ -140,7 +140,7 @@ def _train_options(p: argparse.ArgumentParser):
     t.add_argument("--device", dest="device", metavar="DEV", help="cpu, cuda or cuda:N (default: CUDA if available)")
     t.add_argument("--batch-size", dest="batch_size", type=_int_at_least(1), metavar="N",
                    help="centre words per SGD step (default 16384; 2048 for --engine torch on CPU)")
-    t.add_argument("--engine", dest="engine", choices=("auto", "fused", "torch"),
+    t.add_argument("--engine", dest="engine", choices=("auto", "fused", "triton", "torch"),
                    help="CPU kernel: fused C step or torch ops (default auto)")
     t.add_argument("--progress", dest="progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")

@@ -10,6 +10,9 @@ import numbers
 from dataclasses import dataclass
 
 MAX_WORDS_IN_BATCH = 10000  # gensim's batch_words default and its per-sentence cut (not applied here)
+MAX_EXP = 6.0               # gensim / word2vec.c skip a pair whose |score| reaches this (every step reads it)
+ENGINES = ("auto", "fused", "torch", "triton")
+PIPELINES = ("auto", "host", "device")
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,9 @@ class TrainConfig:
     epochs: int = 5                 # passes over the corpus
     null_word: int = 0              # 1 = add a '\0' padding word to the vocabulary (as gensim does)
     sorted_vocab: int = 1           # 1 = sort the vocabulary by descending count
-    batch_words: int = MAX_WORDS_IN_BATCH  # gensim's job size: the learning rate is recomputed this often
+    batch_words: int = MAX_WORDS_IN_BATCH  # gensim's job size; here it caps the CPU threads at one per
+    #                                        batch_words words of the corpus (a tiny corpus trains on one
+    #                                        thread, reproducibly, as in gensim)
     compute_loss: bool = False      # accumulate the training loss (costs a few extra ops per step)
     max_final_vocab: int | None = None  # cap on the vocabulary size, by raising the effective min_count
     shrink_windows: bool = True     # draw a reduced window per centre (False: always the full window)
@@ -42,12 +47,18 @@ class TrainConfig:
     #                                 2048 (torch ops on CPU), fewer for small corpora (>= 128 steps per
     #                                 epoch). Larger is faster; quality
     #                                 holds because a step's centres are spread across the corpus.
-    chunk_words: int = 1 << 16      # corpus tokens prepared at once; bounds the engine's working memory
+    chunk_words: int | None = None  # corpus tokens prepared at once; bounds the engine's working memory.
+    #                                 None = 2**16 when batches are prepared on the host, 2**20 when on the
+    #                                 device (one host sync per chunk: larger chunks keep a GPU busy)
     spill_words: int = 1 << 26      # the encoded corpus (4 bytes a token) stays in memory up to this many
     #                                 tokens, beyond that in a memory-mapped temporary file
-    engine: str = "auto"            # "fused": one C pass per centre on CPU (compiled at first use);
-    #                                 "torch": batched torch ops (any device); "auto": fused on CPU when
-    #                                 a C compiler is there, else torch
+    engine: str = "auto"            # the step (training/steps): "fused": a C pass per centre on the CPU
+    #                                 (built at install); "triton": a Triton kernel per step (CUDA, or the
+    #                                 CPU under TRITON_INTERPRET=1); "torch": batched torch ops (any
+    #                                 device); "auto": fused on CPU, triton on CUDA, else torch
+    pipeline: str = "auto"          # where batches are made: "host" (a CPU producer thread, per-step copies)
+    #                                 or "device" (the corpus on the training device, a few kernels per
+    #                                 chunk, no per-step host work); "auto": device on CUDA and for triton
     sync_words: int = 1 << 17       # torch.distributed: words each rank trains between merges of the ranks'
     #                                 weights (fewer = closer to single-process SGD, more communication)
     update_cap: int | None = 64     # a row updated by more pairs than this in one step gets its summed
@@ -76,10 +87,13 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     _check_int("negative", cfg.negative, 0)
     _check_int("workers", cfg.workers, 1)
     _check_int("batch_words", cfg.batch_words, 1)
-    _check_int("chunk_words", cfg.chunk_words, 1)
+    if cfg.chunk_words is not None:
+        _check_int("chunk_words", cfg.chunk_words, 1)
     _check_int("spill_words", cfg.spill_words, 1)
-    if cfg.engine not in ("auto", "fused", "torch"):
-        raise ValueError(f"engine must be 'auto', 'fused' or 'torch', got {cfg.engine!r}.")
+    if cfg.engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {cfg.engine!r}.")
+    if cfg.pipeline not in PIPELINES:
+        raise ValueError(f"pipeline must be one of {', '.join(map(repr, PIPELINES))}, got {cfg.pipeline!r}.")
     _check_int("sync_words", cfg.sync_words, 1)
     if cfg.update_cap is not None:
         _check_int("update_cap", cfg.update_cap, 1)

@@ -1,8 +1,10 @@
 """The skip-gram negative-sampling network and its loss, as plain PyTorch modules.
 
 This module knows nothing about gensim: it is the model from the SkipGramNeg lesson, usable in a
-hand-written training loop (autograd + any optimiser) and also the parameter store that the fast
-engine in :mod:`torch_w2v.engine` updates in place.
+hand-written training loop (autograd + any optimiser). The training steps of
+:mod:`torch_w2v.training.steps` update the same rows without autograd (``Word2Vec.module`` is a
+SkipGramNeg sharing memory with a model's weights), and ``tests/test_gradients.py`` proves that their
+update is ``-lr`` times the autograd gradient of :class:`NegativeSamplingLoss` on this module.
 """
 from __future__ import annotations
 

@@ -95,7 +95,7 @@ class Progress:
             self.bar.set_description(self._desc(epoch), refresh=False)
 
     def update(self, stats, alpha: float):
-        """Called by the engine after each chunk with the epoch's :class:`~torch_w2v.engine.EpochStats`."""
+        """Called by the engine after each chunk with the epoch's :class:`~torch_w2v.training.engine.EpochStats`."""
         now = time.perf_counter()
         if self.bar is not None:
             done = self.epoch * self.total_words + stats.raw_words

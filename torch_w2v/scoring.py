@@ -25,7 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-MAX_EXP = 6.0             # gensim skips a node whose |score| reaches this
+from .config import MAX_EXP
+
 TOKENS_PER_STEP = 4096    # bounds the (N, L, D) gather of Huffman-node rows: 4096 x 20 x 100 floats = 33 MB
 
 
@@ -43,7 +44,7 @@ def score_sentences(ids: np.ndarray, bounds: np.ndarray, syn0: np.ndarray, syn1:
         ``(V, D)`` float32 input vectors and hierarchical-softmax node weights.
     points, labels, valid : torch.Tensor
         ``(V, L)`` Huffman path per word: inner-node ids, ``1 - code`` and 1 where the path has a node
-        (:meth:`torch_w2v.engine.Tables.huffman`).
+        (:func:`torch_w2v.vocab.huffman_table`).
     sg : bool
         Score as skip-gram (True) or CBOW (False).
     window : int

@@ -278,3 +278,46 @@ def init_vectors(n_words: int, vector_size: int, seed: int, prior: np.ndarray | 
     if prior is not None and len(prior):
         vectors[: prior.shape[0], : prior.shape[1]] = prior
     return vectors
+
+
+# ------------------------------------------------------------------------- tables the training steps read
+def alias_table(cum_table) -> tuple[np.ndarray, np.ndarray, int]:
+    """Walker/Vose alias table with the exact noise distribution of gensim's ``cum_table``.
+
+    Word ``j`` has weight ``w_j = cum[j] - cum[j-1]`` out of ``T = cum[-1]``. A draw is one integer
+    ``r`` uniform in [0, V*T): ``i = r // T``, ``u = r % T``, noise = ``i`` if ``u < threshold[i]``
+    else ``alias[i]``; in integers, so ``P(j) = w_j / T`` exactly. (gensim's bisection gives word 0
+    one extra value of its 2**31 and the last word one fewer.) O(1) per draw, where a bisection of
+    ``cum_table`` costs ~17 cache misses. Returns ``(threshold (V,) int64, alias (V,) int64, T)``.
+    """
+    cum = np.asarray(cum_table, dtype=np.int64)
+    weights = np.diff(cum, prepend=0)
+    V, T = len(weights), int(cum[-1])
+    scaled = (weights * V).tolist()          # compare against T: below = "small"
+    threshold = np.full(V, T, dtype=np.int64)
+    alias = np.arange(V, dtype=np.int64)
+    small = [i for i, p in enumerate(scaled) if p < T]
+    large = [i for i, p in enumerate(scaled) if p >= T]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        threshold[s], alias[s] = scaled[s], g
+        scaled[g] -= T - scaled[s]
+        (small if scaled[g] < T else large).append(g)
+    return threshold, alias, T
+
+
+def huffman_table(codes, points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """gensim's per-word ``code``/``point`` lists padded into ``(V, L)`` arrays.
+
+    Returns ``points`` int64 (inner-node ids, 0-padded), ``labels`` float32 (``1 - code``, the hs
+    targets) and ``valid`` float32 (1 where the path has a node).
+    """
+    lengths = np.array([len(c) for c in codes], dtype=np.int64)
+    L = max(int(lengths.max()) if len(lengths) else 0, 1)
+    pts = np.zeros((len(codes), L), dtype=np.int64)
+    lab = np.zeros((len(codes), L), dtype=np.float32)
+    for i, (c, p) in enumerate(zip(codes, points)):
+        pts[i, : len(p)] = p
+        lab[i, : len(c)] = 1.0 - np.asarray(c, dtype=np.float32)
+    valid = (np.arange(L)[None, :] < lengths[:, None]).astype(np.float32)
+    return pts, lab, valid

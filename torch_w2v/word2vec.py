@@ -2,19 +2,15 @@
 
 The class keeps gensim's constructor, attributes and methods so that existing programs run unchanged;
 the work is delegated: vocabulary rules to :mod:`torch_w2v.vocab`, corpus reading to
-:mod:`torch_w2v.corpus`, training to :mod:`torch_w2v.engine`, files to :mod:`torch_w2v.persist`.
+:mod:`torch_w2v.corpus`, training to :mod:`torch_w2v.training`, files to :mod:`torch_w2v.persist`.
 ``model.wv`` is a real ``gensim.models.KeyedVectors``.
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
-import math
-import os
 import time
 from collections import defaultdict
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -31,11 +27,12 @@ from . import scoring
 from . import vocab as vocab_mod
 from .config import DEFAULTS as D
 from .config import TrainConfig
-from .engine import Engine, EpochStats, Schedule, Tables, resolve_device, torch_threads
 from .export import to_gensim
 from .model import SkipGramNeg
-from .progress import Progress
-from .weights import ModelWeights, expected_words, writeable
+from .training import trainer
+from .training.engine import resolve_device, torch_threads
+from .training.trainer import TrainRequest
+from .training.weights import writeable
 
 logger = logging.getLogger("torch_w2v")
 
@@ -63,11 +60,17 @@ class Word2Vec:
         Centre words per SGD step (default 16384; 2048 for ``engine="torch"`` on CPU; fewer for
         small corpora, which get at least 128 steps per epoch).
     chunk_words : int, optional
-        Corpus tokens prepared at once (default 2**16); bounds the engine's working memory.
-    engine : {"auto", "fused", "torch"}, optional
-        ``"fused"``: a C step per centre on the CPU, compiled at first use (fastest on CPU);
-        ``"torch"``: batched torch ops on any device; ``"auto"`` (default): fused on CPU when a C
-        compiler is available, else torch. See :mod:`torch_w2v.fused`.
+        Corpus tokens prepared at once (default 2**16 on the host pipeline, 2**20 on the device
+        pipeline); bounds the engine's working memory.
+    engine : {"auto", "fused", "triton", "torch"}, optional
+        ``"fused"``: a C step per centre on the CPU, built at install (fastest on CPU);
+        ``"triton"``: a Triton kernel per step (CUDA; on the CPU only under ``TRITON_INTERPRET=1``);
+        ``"torch"``: batched torch ops on any device; ``"auto"`` (default): fused on CPU, triton on
+        CUDA, torch where those cannot run. See :mod:`torch_w2v.training.steps`.
+    pipeline : {"auto", "host", "device"}, optional
+        Where batches are made: ``"host"`` (a CPU thread; the CPU steps) or ``"device"`` (the corpus
+        uploaded to the training device, no per-step host work; the default on CUDA and for triton).
+        See :mod:`torch_w2v.training.device_batches`.
     spill_words : int, optional
         The corpus, encoded as 4-byte ids for training, stays in memory up to this many tokens (default
         2**26) and goes to a memory-mapped temporary file beyond, so memory does not grow with the corpus.
@@ -97,7 +100,8 @@ class Word2Vec:
                  batch_words=D.batch_words, compute_loss=D.compute_loss, callbacks=(), comment=None,
                  max_final_vocab=D.max_final_vocab, shrink_windows=D.shrink_windows, *,
                  device=D.device, batch_size=D.batch_size, chunk_words=D.chunk_words, update_cap=D.update_cap,
-                 engine=D.engine, sync_words=D.sync_words, spill_words=D.spill_words, progress=False):
+                 engine=D.engine, pipeline=D.pipeline, sync_words=D.sync_words, spill_words=D.spill_words,
+                 progress=False):
         self.vector_size = vector_size
         self.layer1_size = vector_size
         self.alpha, self.min_alpha = float(alpha), float(min_alpha)
@@ -111,7 +115,7 @@ class Word2Vec:
         self.compute_loss, self.comment = bool(compute_loss), comment
         self.device, self.batch_size, self.chunk_words = device, batch_size, chunk_words
         self.update_cap, self.engine, self.sync_words = update_cap, engine, sync_words
-        self.spill_words = spill_words
+        self.spill_words, self.pipeline = spill_words, pipeline
         self.progress = progress
         self._config()  # validates every setting now, before any work
         if self.device is not None:
@@ -346,7 +350,6 @@ class Word2Vec:
         (0 = after every chunk), at each epoch end and on SIGINT/SIGTERM (then training stops with
         :class:`~torch_w2v.checkpoint.TrainingInterrupted`); continue with :meth:`resume`.
         """
-        resume, self._resume = getattr(self, "_resume", None), None
         self.alpha = start_alpha or self.alpha
         self.min_alpha = end_alpha or self.min_alpha
         self.epochs = epochs
@@ -357,12 +360,14 @@ class Word2Vec:
                                       f"leave it at 0 and pass start_alpha/end_alpha to shape the schedule.")
         if int(queue_factor) < 1:
             raise ValueError(f"queue_factor must be >= 1, got {queue_factor!r}.")
-        cfg = dataclasses.replace(self._config(), compute_loss=bool(compute_loss))
         self.compute_loss = bool(compute_loss)
-        parallel = distributed.is_active()
-        if parallel and checkpoint is not None:
-            raise NotImplementedError("checkpoint= is not supported together with torch.distributed yet; "
-                                      "train without it, or in a single process.")
+        request = TrainRequest(corpus_iterable, corpus_file, total_examples, total_words, epochs, self.alpha,
+                               self.min_alpha, int(queue_factor), report_delay, bool(compute_loss),
+                               tuple(callbacks), checkpoint, checkpoint_every)
+        return self._train(request)
+
+    def _train(self, request: TrainRequest, resume=None):
+        """Run ``request`` (from :meth:`train` or :meth:`resume`) through the trainer, with gensim's bookkeeping."""
         if resume is None:
             self.running_training_loss = 0.0
             self.epoch_losses = []
@@ -370,57 +375,8 @@ class Word2Vec:
             "train", msg=(f"training model with {self.workers} workers on {len(self.wv)} vocabulary and "
                           f"{self.layer1_size} features, using sg={self.sg} hs={self.hs} sample={self.sample} "
                           f"negative={self.negative} window={self.window} shrink_windows={self.shrink_windows}"))
-
         start = time.perf_counter()
-        source = (distributed.shard(corpus_iterable, corpus_file, self.corpus_count) if parallel
-                  else corpus_mod.sentences_of(corpus_iterable, corpus_file))
-        encoded = corpus_mod.encode(source, self.wv.key_to_index, spill_words=cfg.spill_words)
-        threads = _training_threads(self.workers, encoded.total_raw_words, self.batch_words)
-        cfg = dataclasses.replace(cfg, workers=threads)
-        if resume is not None:
-            resume.check_corpus(encoded, checkpoint)
-        by_sentences = bool(total_examples)
-        total_units = total_examples if by_sentences else total_words
-        if parallel:  # one global schedule: each rank's epoch is its share of the corpus
-            local = encoded.n_sentences if by_sentences else encoded.total_raw_words
-            total_units = total_units * local / max(distributed.all_sum([local])[0], 1)
-        # corpus_file: gensim's schedule for it, whose workers each decay alpha over their part only
-        share = 1.0 / self.workers if corpus_file is not None else 1.0
-        schedule = Schedule(self.alpha, self.min_alpha, epochs, max(float(total_units or 0), 1.0), by_sentences,
-                            share)
-        for callback in callbacks:
-            callback.on_train_begin(self)
-
-        device = resolve_device(self.device)
-        trained, raw = (resume.trained, resume.raw) if resume is not None else (0, 0)
-        train_args = dict(total_examples=total_examples, total_words=total_words, epochs=epochs,
-                          start_alpha=self.alpha, end_alpha=self.min_alpha, queue_factor=queue_factor,
-                          report_delay=report_delay, compute_loss=bool(compute_loss))
-        with torch_threads(threads), ModelWeights(self, device) as weights, \
-                _checkpointer(self, checkpoint, checkpoint_every, train_args, encoded) as saver:
-            averager = (distributed.ModelAverager([weights.syn0, weights.syn1neg, weights.syn1],
-                                                  max(1, round(encoded.total_raw_words / cfg.sync_words)))
-                        if parallel else None)
-            engine = Engine(cfg, weights.syn0, weights.syn1neg, weights.syn1, weights.tables(),
-                            seed=_mix(self.seed, self.train_count) + 7_777_777 * distributed.rank(),
-                            device=device, prefetch=int(queue_factor),
-                            words_per_epoch=expected_words(encoded, self.wv), averager=averager)
-            if engine.fused is not None:
-                # The fused step runs its own `threads` threads; torch's ops around it (noise draws, path
-                # gathers) are tiny, and OpenMP threads beside busy step threads oversubscribe the cores:
-                # 4x slower on gensim's Lee tests with 2 cores. torch_threads restores the setting at exit.
-                torch.set_num_threads(1)
-            progress = Progress(self, epochs, encoded, encoded.total_raw_words if parallel
-                                else (total_words or encoded.total_raw_words),
-                                report_delay=report_delay, bar=self.progress and distributed.rank() == 0,
-                                loss=engine.current_loss if cfg.compute_loss else None)
-            try:
-                trained, raw = self._run_epochs(
-                    engine, weights, progress, saver, encoded, schedule, resume, (trained, raw), callbacks,
-                    epochs, parallel, dict(total_examples=total_examples, total_words=total_words,
-                                           is_corpus_file=corpus_file is not None))
-            finally:
-                progress.close()
+        trained, raw = trainer.run(self, request, resume)
         elapsed = time.perf_counter() - start
         self.total_train_time += elapsed
         self.add_lifecycle_event("train", msg=(
@@ -428,7 +384,7 @@ class Word2Vec:
             f"{trained / max(elapsed, 1e-9):.0f} effective words/s"))
         self.train_count += 1
         self.wv.norms = None
-        for callback in callbacks:
+        for callback in request.callbacks:
             callback.on_train_end(self)
         return trained, raw
 
@@ -442,48 +398,13 @@ class Word2Vec:
         """
         payload, state = checkpoint_mod.read(checkpoint)
         model = persist.model_from_payload(cls, payload, checkpoint)
-        model._resume = state
         args = dict(state.train_args)
-        model.train(corpus_iterable, corpus_file, total_examples=args["total_examples"],
-                    total_words=args["total_words"], epochs=args["epochs"], start_alpha=args["start_alpha"],
-                    end_alpha=args["end_alpha"], queue_factor=args["queue_factor"],
-                    report_delay=args["report_delay"], compute_loss=args["compute_loss"], callbacks=callbacks,
-                    checkpoint=checkpoint, checkpoint_every=checkpoint_every)
+        model.alpha, model.min_alpha, model.epochs = args["start_alpha"], args["end_alpha"], args["epochs"]
+        corpus_mod.check(corpus_iterable, corpus_file, passes=model.epochs)
+        model.compute_loss = bool(args["compute_loss"])
+        model._train(TrainRequest(corpus_iterable, corpus_file, callbacks=tuple(callbacks), checkpoint=checkpoint,
+                                  checkpoint_every=checkpoint_every, **args), resume=state)
         return model
-
-    def _run_epochs(self, engine, weights, progress, saver, encoded, schedule, resume, done, callbacks, epochs,
-                    parallel, expected):
-        """The epoch loop of :meth:`train`; returns the ``(effective, raw)`` words trained so far."""
-        trained, raw = done
-        for epoch in range(resume.epoch if resume is not None else 0, epochs):
-            for callback in callbacks:
-                callback.on_epoch_begin(self)
-            progress.epoch_begin(epoch)
-            partial = EpochStats(**resume.stats) if resume is not None and epoch == resume.epoch else None
-            on_chunk = None
-            if saver is not None:
-                def on_chunk(ep, stats, done=(trained, raw)):
-                    saver.on_chunk(ep, stats, *done, sync=weights.sync_to_numpy,
-                                   loss=engine.current_loss if engine.cfg.compute_loss else None)
-            stats = engine.run_epoch(encoded, epoch, schedule, progress=progress.update, resume=partial,
-                                     on_chunk=on_chunk)
-            weights.sync_to_numpy()
-            if parallel:  # counts and loss of all ranks
-                totals = distributed.all_sum([stats.effective_words, stats.raw_words, stats.sentences, stats.loss])
-                stats.effective_words, stats.raw_words, stats.sentences = (int(x) for x in totals[:3])
-                stats.loss = totals[3]
-            trained += stats.effective_words
-            raw += stats.raw_words
-            self.min_alpha_yet_reached = stats.last_alpha
-            self.epoch_losses.append(stats.loss)
-            self.running_training_loss = float(sum(self.epoch_losses))
-            _check_diverged(weights.tensors, self.alpha, epoch)
-            progress.epoch_end(epoch, stats, **expected)
-            if saver is not None:
-                saver.save(epoch + 1, EpochStats(), trained, raw)
-            for callback in callbacks:
-                callback.on_epoch_end(self)
-        return trained, raw
 
     def get_latest_training_loss(self):
         """Loss summed over all epochs of the latest ``train()`` call (float64; needs ``compute_loss=True``)."""
@@ -538,7 +459,8 @@ class Word2Vec:
             raise ValueError(f"chunksize must be a positive int, got {chunksize!r}.")
         if "code" not in self.wv.expandos:
             self.create_binary_tree()
-        points, labels, valid = Tables.huffman(self.wv.expandos["code"], self.wv.expandos["point"], "cpu")
+        points, labels, valid = (torch.from_numpy(x) for x in
+                                 vocab_mod.huffman_table(self.wv.expandos["code"], self.wv.expandos["point"]))
         start = next_report = time.perf_counter()
         scores, count, total_sentences = [], 0, int(total_sentences)
         iterator = iter(sentences)
@@ -658,44 +580,3 @@ class Word2Vec:
         persist.refuse_pickle(fname)
         payload = persist.load_payload(fname, (persist.FORMAT, checkpoint_mod.FORMAT), mmap=mmap is not None)
         return persist.model_from_payload(cls, payload, fname)
-
-
-# ------------------------------------------------------------------------------------------- helpers
-def _training_threads(workers: int, raw_words: int, batch_words: int) -> int:
-    """CPU threads for one ``train()`` call: ``workers``, at most one per core and one per job.
-
-    gensim's worker threads each take a job of ``batch_words`` words, so a corpus of fewer than
-    ``batch_words`` words trains on one thread there, reproducibly; the same cap gives the same here.
-    """
-    jobs = max(1, math.ceil(raw_words / max(int(batch_words), 1)))
-    return max(1, min(int(workers), os.cpu_count() or 1, jobs))
-
-
-def _mix(seed, count):
-    return (int(seed) * 1_000_003 + int(count) * 7919 + 12345) % (2**63 - 1)
-
-
-@contextmanager
-def _checkpointer(model, path, every, train_args, encoded):
-    """A :class:`~torch_w2v.checkpoint.Checkpointer` when ``path`` is given, else None."""
-    if path is None:
-        yield None
-        return
-    with checkpoint_mod.Checkpointer(model, path, every, train_args, encoded) as saver:
-        yield saver
-
-
-# Word vectors trained with sane learning rates stay far below this (norms of ~1-50); a weight past it
-# means the updates ran away, even where gensim's |score| >= 6 rule froze them before reaching inf.
-DIVERGED = 1e6
-
-
-def _check_diverged(tensors: dict, alpha, epoch):
-    """Raise FloatingPointError naming the matrix if a weight is NaN, inf or larger than DIVERGED."""
-    for name, t in tensors.items():
-        worst = float(t.abs().max()) if t.numel() else 0.0  # NaN propagates through max
-        if not worst <= DIVERGED:
-            what = "NaN or inf" if not np.isfinite(worst) else f"values up to {worst:.3g}"
-            raise FloatingPointError(
-                f"training diverged in epoch {epoch}: {name} holds {what}. The learning rate alpha={alpha} is "
-                f"probably too high for this corpus; try alpha=0.025 (gensim's default) or lower.")

@@ -1,4 +1,8 @@
-"""The SGD step: word2vec's updates for one batch, as batched matrix products, without autograd.
+"""The torch step: word2vec's updates for one batch, as batched matrix products, without autograd.
+
+Runs on any device; it is the reference the fused C and Triton steps are tested against, and
+``tests/test_gradients.py`` proves its update is ``-lr`` times the autograd gradient of the lesson's
+``NegativeSamplingLoss`` on a ``SkipGramNeg`` holding the same weights.
 
 A batch holds ``B`` centres with ``C`` context slots each (``mask`` marks the real ones). An output
 *head* says which output rows each centre is scored against and with which labels:
@@ -23,7 +27,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-MAX_EXP = 6.0  # gensim / word2vec.c skip pairs whose |score| reaches this
+from ...config import MAX_EXP
+from .base import Step
 
 
 @dataclass
@@ -123,3 +128,64 @@ def cbow(syn0, contexts, mask, heads, lr, cbow_mean=True, lockf=None, cap=None, 
         grad_h *= inv_count  # gensim divides the error over the summed window vectors
     in_scale = input_scale(ctx, mask, syn0.shape[0], lockf, cap).view(B, C, 1)          # (B, C, 1)
     syn0.index_add_(0, ctx, (grad_h[:, None, :] * in_scale).view(-1, D))                  # (B*C, D)
+
+
+def noise_words(tables, centres: torch.Tensor, K: int, generator: torch.Generator) -> torch.Tensor:
+    """(B, K) int64 noise words drawn from the alias table (see :func:`torch_w2v.vocab.alias_table`)."""
+    threshold, alias, T = tables.noise
+    r = torch.randint(0, len(alias) * T, (len(centres), K), device=centres.device, generator=generator)  # (B, K)
+    i = r // T
+    return torch.where(r - i * T < threshold[i], i, alias[i])                                      # (B, K)
+
+
+def heads(cfg, weights, tables, centres: torch.Tensor, noise: torch.Tensor | None) -> list:
+    """The output heads for ``centres`` (B,): negative sampling (``noise`` (B, K), or None to leave the noise
+    columns for the fused step to fill) and/or hierarchical softmax."""
+    out = []
+    if cfg.negative:
+        B, K = len(centres), cfg.negative
+        labels = torch.zeros(1, K + 1, device=centres.device)                                  # (1, K+1)
+        labels[:, 0] = 1.0
+        valid = torch.ones(B, K + 1, device=centres.device)                                     # (B, K+1)
+        if noise is not None:
+            rows = torch.cat([centres[:, None], noise], 1)                                      # (B, K+1)
+            valid[:, 1:] = (noise != centres[:, None]).to(torch.float32)   # gensim skips a draw == centre
+        else:
+            rows = torch.empty(B, K + 1, dtype=torch.int64, device=centres.device)
+            rows[:, 0] = centres
+        out.append(Head(weights.syn1neg, rows, labels, valid))
+    if cfg.hs:
+        t = tables
+        out.append(Head(weights.syn1, t.points[centres], t.codes[centres], t.code_valid[centres]))
+    return out
+
+
+def train_batch(cfg, weights, tables, centres, contexts, mask, noise, lr, loss=None) -> None:
+    """One step of the torch arithmetic on an explicit batch (``noise`` (B, K) int64 or None)."""
+    hs = heads(cfg, weights, tables, centres, noise)
+    if cfg.sg:
+        skipgram(weights.syn0, contexts, mask, hs, lr, tables.lockf, cfg.update_cap, loss)
+    else:
+        cbow(weights.syn0, contexts, mask, hs, lr, bool(cfg.cbow_mean), tables.lockf, cfg.update_cap, loss)
+
+
+class TorchStep(Step):
+    """Batched torch ops on any device; takes host batches or device plans."""
+    name = "torch"
+
+    def __init__(self, cfg, weights, tables, device, threads):
+        super().__init__(cfg, weights, tables, device, threads)
+        self.pipeline = "device" if cfg.pipeline == "device" or (cfg.pipeline == "auto"
+                                                                  and device.type == "cuda") else "host"
+
+    def __call__(self, batch, lr: float) -> None:
+        if self.pipeline == "device":
+            centres, contexts, mask = batch.materialize()                               # (B,), (B, 2w), (B, 2w)
+        else:
+            # int32 in the batch (half the memory), int64 for indexing: index_add_ is ~4x slower on int32
+            centres = batch.centres.to(self.device, torch.int64, non_blocking=True)     # (B,)
+            contexts = batch.contexts.to(self.device, torch.int64, non_blocking=True)   # (B, C)
+            mask = batch.mask.to(self.device, non_blocking=True)                        # (B, C)
+        noise = noise_words(self.tables, centres, self.cfg.negative, self.generator) if self.cfg.negative else None
+        train_batch(self.cfg, self.weights, self.tables, centres, contexts, mask, noise, lr,
+                    self.loss if self.cfg.compute_loss else None)

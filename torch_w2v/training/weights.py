@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import vocab as vocab_mod
 from .engine import Tables
 
 
@@ -33,7 +34,12 @@ def expected_words(encoded, wv) -> float:
 
 
 class ModelWeights:
-    """The model's numpy weights as tensors on the training device, copied back after each epoch on GPU."""
+    """The model's numpy weights as tensors on the training device, copied back after each epoch on GPU.
+
+    ``syn0`` (V, D) input vectors (``wv.vectors``), ``syn1neg`` / ``syn1`` (V, D) output weights or None:
+    the tensors every step updates in place (the same rows a :class:`~torch_w2v.model.SkipGramNeg` built
+    with ``Word2Vec.module`` holds).
+    """
 
     def __init__(self, model, device):
         self.model, self.device = model, device
@@ -57,18 +63,20 @@ class ModelWeights:
         tables = Tables()
         sample = m.wv.expandos.get("sample_int")
         if sample is not None and len(sample) and bool((sample < np.uint32(2**32 - 1)).any()):
-            tables.sample_int = torch.from_numpy(sample.astype(np.int64))  # read on CPU by the batch producer
+            tables.sample_int = torch.from_numpy(sample.astype(np.int64)).to(dev)               # (V,)
         if m.negative:
-            tables.noise = Tables.alias(m.cum_table, dev)
+            threshold, alias, total = vocab_mod.alias_table(m.cum_table)
+            tables.noise = (torch.from_numpy(threshold).to(dev), torch.from_numpy(alias).to(dev), total)
         lockf = np.asarray(getattr(m.wv, "vectors_lockf", np.ones(1)), dtype=np.float32)
         if len(lockf) and not bool((lockf == 1.0).all()):
             full = lockf[np.arange(len(m.wv)) % len(lockf)]                 # gensim: lockf[word % len(lockf)]
             tables.lockf = torch.from_numpy(full).to(dev)[:, None]          # (V, 1)
         if m.hs:
             if "code" not in m.wv.expandos:
-                m.create_binary_tree()
-            tables.points, tables.codes, tables.code_valid = Tables.huffman(
-                m.wv.expandos["code"], m.wv.expandos["point"], dev)
+                vocab_mod.set_huffman(m.wv)
+            tables.points, tables.codes, tables.code_valid = (torch.from_numpy(x).to(dev) for x in
+                                                               vocab_mod.huffman_table(m.wv.expandos["code"],
+                                                                                       m.wv.expandos["point"]))
         return tables
 
     def sync_to_numpy(self):

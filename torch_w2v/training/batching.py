@@ -1,4 +1,7 @@
-"""From encoded sentences to training batches: downsampling, reduced windows, strided buckets.
+"""From encoded sentences to training batches on the host: downsampling, reduced windows, strided buckets.
+
+The CPU steps (fused, torch on CPU) train these batches; :mod:`.device_batches` is the same algorithm
+made on the training device for the GPU steps.
 
 For one chunk of whole sentences this module does, vectorised:
 
@@ -33,10 +36,15 @@ class Batch:
 
 @dataclass
 class Chunk:
-    batches: list            # Batch objects in training order
-    effective_words: int     # tokens kept after downsampling
-    raw_words: int           # every token of the chunk's sentences, out-of-vocabulary ones included
-    sentences: int           # sentences in the chunk
+    items: list              # Batch objects in training order
+    kept: int                # tokens kept after downsampling
+
+    def batches(self):
+        """``(position, Batch)`` in training order (the engine's interface to a chunk)."""
+        return ((batch.position, batch) for batch in self.items)
+
+    def effective_words(self) -> int:
+        return self.kept
 
 
 def offsets(w: int) -> torch.Tensor:
@@ -60,7 +68,7 @@ def window_sizes(n: int, window: int, shrink_windows: bool, generator: torch.Gen
     return torch.full((n,), window, dtype=torch.int64)
 
 
-def make_chunk(ids: torch.Tensor, sentence_of: torch.Tensor, raw_words: int, sentences: int, *,
+def make_chunk(ids: torch.Tensor, sentence_of: torch.Tensor, *,
                sample_int: torch.Tensor | None, window: int, shrink_windows: bool, batch_size: int,
                generator: torch.Generator) -> Chunk:
     """Turn the tokens ``ids`` (N,) of whole sentences (``sentence_of`` (N,) sentence numbers) into batches."""
@@ -95,4 +103,4 @@ def make_chunk(ids: torch.Tensor, sentence_of: torch.Tensor, raw_words: int, sen
     for i, (_, batch) in enumerate(pieces):
         batch.position = i / len(pieces)
         batches.append(batch)
-    return Chunk(batches, n, raw_words, sentences)
+    return Chunk(batches, n)

@@ -1,4 +1,4 @@
-"""The fused CPU step: :mod:`torch_w2v.steps`' update done in one pass of C per centre, Hogwild.
+"""The fused CPU step: :mod:`.torch_step`'s update done in one pass of C per centre, Hogwild.
 
 On CPU the batched torch step is memory-bound: it materialises ``(B, C, D)`` gathers and gradients and
 scatters them back. The fused step (``csrc/w2v_step.c``) reads each weight row once, updates it in
@@ -32,9 +32,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .base import Step
+from .torch_step import heads
+
 logger = logging.getLogger("torch_w2v")
 
-SOURCE = Path(__file__).with_name("csrc") / "w2v_step.c"
+SOURCE = Path(__file__).parents[2] / "csrc" / "w2v_step.c"
 FLAGS = ["-O3", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math", "-fassociative-math",
          "-fno-signed-zeros"]
 
@@ -167,3 +170,38 @@ class FusedSteps:
                                      compute_loss, int(cbow_mean), begin, end, work, hidden, *noise_args)
 
         return self._run(call, B)
+
+
+class FusedStep(Step):
+    """The C step on the CPU, on ``threads`` Hogwild threads; takes host batches."""
+    name = "fused"
+    pipeline = "host"
+
+    @classmethod
+    def unavailable(cls, device):
+        if device.type != "cpu":
+            return "the fused step runs on the CPU only; use engine='triton' or engine='torch' on a GPU."
+        if load() is None:
+            return f"the C step could not be built ({_error}); install a C compiler, or use engine='torch'."
+        return None
+
+    def __init__(self, cfg, weights, tables, device, threads):
+        super().__init__(cfg, weights, tables, device, threads)
+        self.runner = FusedSteps(threads, weights.syn0.shape[1])
+
+    def __call__(self, batch, lr: float) -> None:
+        cfg, t = self.cfg, self.tables
+        centres = batch.centres.to(torch.int64)                                          # (B,)
+        contexts = batch.contexts.to(torch.int64)                                        # (B, C)
+        noise = None
+        if cfg.negative:  # drawn in C, keyed by a seed from this chunk's generator
+            seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
+            noise = (*t.noise[:2], t.noise[2], seed)
+        loss = self.runner.step(bool(cfg.sg), self.weights.syn0, contexts, batch.mask,
+                                heads(cfg, self.weights, t, centres, None), lr, bool(cfg.cbow_mean), t.lockf,
+                                cfg.compute_loss, noise)
+        if cfg.compute_loss:
+            self.loss += loss
+
+    def close(self) -> None:
+        self.runner.close()

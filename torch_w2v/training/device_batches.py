@@ -1,0 +1,128 @@
+"""Batches made on the training device: the host pipeline's algorithm in a few large kernels per chunk.
+
+A GPU fed by a CPU producer thread trains no faster than that thread prepares batches (4-6M words/s on
+one core). Here the encoded corpus is uploaded once per ``train()`` (:class:`DeviceCorpus`) and each
+chunk becomes a :class:`Plan` with about ten torch ops on the device, none of which reads a value back:
+
+1. downsampling: token ``t`` is kept when ``sample_int[t] >= U``, ``U`` uniform in [0, 2**32);
+2. compaction without a sync: kept token ``i`` goes to slot ``cumsum(keep)[i] - 1`` (a scatter; dropped
+   tokens go to a spare slot), so contexts count kept tokens only, as in gensim; the kept count ``n``
+   stays a device scalar;
+3. reduced windows: ``w = window - b``, ``b`` uniform in [0, window) per kept token;
+4. strided order: with ``N`` tokens in the chunk (an upper bound of ``n``), ``n_batches = ceil(N / B)``
+   and batch ``t`` holds the centres at ``t, t + n_batches, t + 2 n_batches, ...`` below ``n``: far apart
+   in the text, as the host pipeline's buckets (see :mod:`.batching`), and every kept token is a centre
+   exactly once. Slots at or past ``n`` are empty, so a batch holds about ``B * n / N`` centres.
+
+A step reads the plan directly: the Triton step computes each centre's contexts in its kernel (within
+the window, inside the chunk, same sentence); the torch step materialises a batch with
+:meth:`PlanBatch.materialize`. Nothing is copied per step and the only host sync is
+:meth:`Plan.effective_words` at the end of a chunk.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+DEVICE_CACHE_WORDS = 1 << 28   # corpora up to this many tokens (2 GiB of int32 ids and sentence numbers)
+#                                are uploaded whole once; larger ones a chunk at a time
+
+
+class DeviceCorpus:
+    """The encoded corpus on the training device: ids and a sentence number per token, both int32."""
+
+    def __init__(self, corpus, device: torch.device):
+        self.corpus, self.device = corpus, device
+        self.ids = self.sent = None
+        n = len(corpus.ids)
+        if n <= DEVICE_CACHE_WORDS:
+            self.ids = torch.from_numpy(np.asarray(corpus.ids, dtype=np.int32)).to(device)          # (T,)
+            lengths = torch.from_numpy(np.diff(np.asarray(corpus.bounds, dtype=np.int64))).to(device)
+            self.sent = torch.repeat_interleave(
+                torch.arange(len(lengths), dtype=torch.int32, device=device), lengths)               # (T,)
+
+    def span(self, span) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ids, sentence numbers)`` of a :class:`~torch_w2v.corpus.Span`, each (N,) int32 on the device."""
+        if self.ids is not None:
+            return self.ids[span.lo:span.hi], self.sent[span.lo:span.hi]
+        ids = torch.from_numpy(np.asarray(self.corpus.ids[span.lo:span.hi], dtype=np.int32)).to(self.device)
+        lengths = torch.from_numpy(np.asarray(span.lengths, dtype=np.int64)).to(self.device)
+        sent = torch.repeat_interleave(torch.arange(len(lengths), dtype=torch.int32, device=self.device), lengths)
+        return ids, sent
+
+
+@dataclass
+class Plan:
+    """One chunk's training order on the device (see the module docstring)."""
+    ids: torch.Tensor        # (N,) int32 kept tokens in text order; slots at or past n hold 0
+    sent: torch.Tensor       # (N,) int32 sentence number per kept token; -1 at or past n
+    wsize: torch.Tensor      # (N,) int32 reduced window per kept token
+    n: torch.Tensor          # () int64 kept tokens, on the device
+    window: int              # the largest window
+    n_batches: int           # batches in the chunk
+    per_batch: int           # centre slots per batch (some empty)
+
+    def batches(self):
+        """``(position, PlanBatch)`` in training order."""
+        return ((t / self.n_batches, PlanBatch(self, t)) for t in range(self.n_batches))
+
+    def effective_words(self) -> int:
+        return int(self.n)  # a host sync: once per chunk
+
+
+@dataclass
+class PlanBatch:
+    plan: Plan
+    t: int                   # batch index: centres at t, t + n_batches, ...
+
+    def positions(self) -> torch.Tensor:
+        """(per_batch,) int64 positions of this batch's centre slots in the plan."""
+        p = self.plan
+        return self.t + torch.arange(p.per_batch, device=p.ids.device) * p.n_batches
+
+    def materialize(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(centres (B,), contexts (B, 2w), mask (B, 2w))`` int64/int64/float32, as the host batches."""
+        p = self.plan
+        N = len(p.ids)
+        pos = self.positions()                                                               # (B,)
+        real = pos < p.n                                                                     # (B,)
+        pos = pos.clamp(max=max(N - 1, 0))
+        offs = offsets(p.window, p.ids.device)                                               # (2w,)
+        cpos = pos[:, None] + offs                                                           # (B, 2w)
+        inside = (cpos >= 0) & (cpos < p.n) & (offs.abs() <= p.wsize[pos][:, None]) & real[:, None]
+        cpos.clamp_(0, max(N - 1, 0))
+        inside &= p.sent[cpos] == p.sent[pos][:, None]
+        contexts = torch.where(inside, p.ids[cpos], 0).to(torch.int64)                       # (B, 2w)
+        centres = torch.where(real, p.ids[pos], 0).to(torch.int64)                           # (B,)
+        return centres, contexts, inside.to(torch.float32)
+
+
+def offsets(w: int, device=None) -> torch.Tensor:
+    """``[-w, ..., -1, 1, ..., w]`` as int64, shape (2w,)."""
+    return torch.cat([torch.arange(-w, 0, device=device), torch.arange(1, w + 1, device=device)])
+
+
+def make_plan(ids: torch.Tensor, sent: torch.Tensor, *, sample_int: torch.Tensor | None, window: int,
+              shrink_windows: bool, batch_size: int, generator: torch.Generator) -> Plan:
+    """The :class:`Plan` of a chunk: ``ids`` (N,) int32 and ``sent`` (N,) int32 on the training device."""
+    N, dev = len(ids), ids.device
+    if sample_int is None:
+        kept_ids, kept_sent = ids, sent
+        n = torch.tensor(N, dtype=torch.int64, device=dev)
+    else:
+        draw = torch.randint(0, 2**32, (N,), generator=generator, dtype=torch.int64, device=dev)   # (N,)
+        keep = sample_int[ids.long()] >= draw                                                       # (N,)
+        slot = torch.cumsum(keep, 0) - 1                                                            # (N,)
+        n = slot[-1] + 1 if N else torch.zeros((), dtype=torch.int64, device=dev)
+        dest = torch.where(keep, slot, N)                    # dropped tokens land in the spare slot N
+        kept_ids = torch.zeros(N + 1, dtype=torch.int32, device=dev).scatter_(0, dest, ids)[:N]
+        kept_sent = torch.full((N + 1,), -1, dtype=torch.int32, device=dev).scatter_(0, dest, sent)[:N]
+    if shrink_windows:
+        wsize = (window - torch.randint(0, window, (N,), generator=generator, device=dev)).to(torch.int32)
+    else:
+        wsize = torch.full((N,), window, dtype=torch.int32, device=dev)
+    n_batches = max(1, -(-N // batch_size))
+    per_batch = max(1, -(-N // n_batches))
+    return Plan(kept_ids, kept_sent, wsize, n, window, n_batches, per_batch)

@@ -1,0 +1,197 @@
+"""One ``train()`` call, start to end: what ``Word2Vec.train`` asks for, carried out.
+
+:func:`run` takes the model (vocabulary, weights, settings) and a frozen :class:`TrainRequest`, and does the
+orchestration: encode (or shard) the corpus, derive the schedule, pick the step
+(:func:`torch_w2v.training.steps.select`), move the weights to the device, run the epochs with progress,
+checkpoints, callbacks and distributed merges, and write the weights back. A resumed run passes the
+checkpoint's :class:`~torch_w2v.checkpoint.ResumeState` explicitly.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .. import checkpoint as checkpoint_mod
+from .. import corpus as corpus_mod
+from .. import distributed
+from ..progress import Progress
+from . import steps
+from .engine import (DEVICE_CHUNK_WORDS, HOST_CHUNK_WORDS, Engine, EpochStats, Schedule, default_batch_size,
+                     mix_seed, resolve_device, torch_threads)
+from .weights import ModelWeights, expected_words
+
+logger = logging.getLogger("torch_w2v")
+
+# Word vectors trained with sane learning rates stay far below this (norms of ~1-50); a weight past it
+# means the updates ran away, even where gensim's |score| >= 6 rule froze them before reaching inf.
+DIVERGED = 1e6
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """The arguments of one ``Word2Vec.train`` call, checked by it (gensim's names)."""
+    corpus_iterable: object = None
+    corpus_file: object = None
+    total_examples: int | None = None    # sentences per epoch: the schedule decays by sentences
+    total_words: int | None = None       # raw words per epoch: used when total_examples is not given
+    epochs: int = 5
+    start_alpha: float = 0.025
+    end_alpha: float = 0.0001
+    queue_factor: int = 2                # host pipeline: chunks of batches prepared ahead
+    report_delay: float = 1.0            # seconds between progress log lines
+    compute_loss: bool = False
+    callbacks: tuple = ()
+    checkpoint: object = None            # path of the checkpoint file, or None
+    checkpoint_every: float | None = 600.0
+
+    def train_args(self) -> dict:
+        """The part a checkpoint stores to resume this call."""
+        return dict(total_examples=self.total_examples, total_words=self.total_words, epochs=self.epochs,
+                    start_alpha=self.start_alpha, end_alpha=self.end_alpha, queue_factor=self.queue_factor,
+                    report_delay=self.report_delay, compute_loss=self.compute_loss)
+
+
+def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None = None) -> tuple[int, int]:
+    """Train ``model``'s weights in place; returns ``(effective_words, raw_words)`` summed over epochs."""
+    cfg = dataclasses.replace(model._config(), compute_loss=bool(request.compute_loss))
+    parallel = distributed.is_active()
+    if parallel and request.checkpoint is not None:
+        raise NotImplementedError("checkpoint= is not supported together with torch.distributed yet; "
+                                  "train without it, or in a single process.")
+    source = (distributed.shard(request.corpus_iterable, request.corpus_file, model.corpus_count) if parallel
+              else corpus_mod.sentences_of(request.corpus_iterable, request.corpus_file))
+    encoded = corpus_mod.encode(source, model.wv.key_to_index, spill_words=cfg.spill_words)
+    if resume is not None:
+        resume.check_corpus(encoded, request.checkpoint)
+    threads = training_threads(cfg.workers, encoded.total_raw_words, cfg.batch_words)
+    schedule = _schedule(request, encoded, model.workers, parallel)
+    for callback in request.callbacks:
+        callback.on_train_begin(model)
+
+    device = resolve_device(cfg.device)
+    step_class = steps.select(cfg.engine, device)
+    with torch_threads(threads), ModelWeights(model, device) as weights, \
+            _checkpointer(model, request, encoded) as saver:
+        tables = weights.tables()
+        step = step_class(_resolve(cfg, step_class, device, threads, encoded, model.wv), weights, tables,
+                          device, threads)
+        if step.name == "fused":
+            # The fused step runs its own `threads` threads; torch's ops around it (path gathers) are tiny,
+            # and OpenMP threads beside busy step threads oversubscribe the cores: 4x slower on gensim's
+            # Lee tests with 2 cores. torch_threads restores the setting at exit.
+            torch.set_num_threads(1)
+        averager = (distributed.ModelAverager([weights.syn0, weights.syn1neg, weights.syn1],
+                                              max(1, round(encoded.total_raw_words / cfg.sync_words)))
+                    if parallel else None)
+        engine = Engine(step.cfg, step, tables, seed=mix_seed(model.seed, model.train_count, 0, 12345)
+                        + 7_777_777 * distributed.rank(), device=device, prefetch=int(request.queue_factor),
+                        averager=averager)
+        progress = Progress(model, request.epochs, encoded, encoded.total_raw_words if parallel
+                            else (request.total_words or encoded.total_raw_words),
+                            report_delay=request.report_delay, bar=model.progress and distributed.rank() == 0,
+                            loss=engine.current_loss if cfg.compute_loss else None)
+        with step:
+            try:
+                return _run_epochs(model, engine, weights, progress, saver, encoded, schedule, resume, request,
+                                   parallel)
+            finally:
+                progress.close()
+
+
+def _resolve(cfg, step_class, device, threads, encoded, wv):
+    """``cfg`` with the per-run values filled in: threads, batch size, chunk size, pipeline."""
+    pipeline = cfg.pipeline
+    if pipeline == "auto":
+        pipeline = step_class.pipeline if step_class.name != "torch" else (
+            "device" if device.type == "cuda" else "host")
+    large = step_class.name in ("fused", "triton")
+    batch_size = cfg.batch_size or default_batch_size(device, expected_words(encoded, wv), large)
+    chunk_words = cfg.chunk_words or (DEVICE_CHUNK_WORDS if pipeline == "device" else HOST_CHUNK_WORDS)
+    return dataclasses.replace(cfg, workers=threads, batch_size=batch_size, chunk_words=chunk_words,
+                               pipeline=pipeline)
+
+
+def _schedule(request, encoded, workers, parallel) -> Schedule:
+    by_sentences = bool(request.total_examples)
+    total_units = request.total_examples if by_sentences else request.total_words
+    if parallel:  # one global schedule: each rank's epoch is its share of the corpus
+        local = encoded.n_sentences if by_sentences else encoded.total_raw_words
+        total_units = total_units * local / max(distributed.all_sum([local])[0], 1)
+    # corpus_file: gensim's schedule for it, whose workers each decay alpha over their part only
+    share = 1.0 / workers if request.corpus_file is not None else 1.0
+    return Schedule(request.start_alpha, request.end_alpha, request.epochs, max(float(total_units or 0), 1.0),
+                    by_sentences, share)
+
+
+def _run_epochs(model, engine, weights, progress, saver, encoded, schedule, resume, request, parallel):
+    """The epoch loop; returns the ``(effective, raw)`` words trained in this call."""
+    trained, raw = (resume.trained, resume.raw) if resume is not None else (0, 0)
+    expected = dict(total_examples=request.total_examples, total_words=request.total_words,
+                    is_corpus_file=request.corpus_file is not None)
+    for epoch in range(resume.epoch if resume is not None else 0, request.epochs):
+        for callback in request.callbacks:
+            callback.on_epoch_begin(model)
+        progress.epoch_begin(epoch)
+        partial = EpochStats(**resume.stats) if resume is not None and epoch == resume.epoch else None
+        on_chunk = None
+        if saver is not None:
+            def on_chunk(ep, stats, done=(trained, raw)):
+                saver.on_chunk(ep, stats, *done, sync=weights.sync_to_numpy,
+                               loss=engine.current_loss if engine.cfg.compute_loss else None)
+        stats = engine.run_epoch(encoded, epoch, schedule, progress=progress.update, resume=partial,
+                                 on_chunk=on_chunk)
+        weights.sync_to_numpy()
+        if parallel:  # counts and loss of all ranks
+            totals = distributed.all_sum([stats.effective_words, stats.raw_words, stats.sentences, stats.loss])
+            stats.effective_words, stats.raw_words, stats.sentences = (int(x) for x in totals[:3])
+            stats.loss = totals[3]
+        trained += stats.effective_words
+        raw += stats.raw_words
+        model.min_alpha_yet_reached = stats.last_alpha
+        model.epoch_losses.append(stats.loss)
+        model.running_training_loss = float(sum(model.epoch_losses))
+        check_diverged(weights.tensors, model.alpha, epoch)
+        progress.epoch_end(epoch, stats, **expected)
+        if saver is not None:
+            saver.save(epoch + 1, EpochStats(), trained, raw)
+        for callback in request.callbacks:
+            callback.on_epoch_end(model)
+    return trained, raw
+
+
+def training_threads(workers: int, raw_words: int, batch_words: int) -> int:
+    """CPU threads for one ``train()`` call: ``workers``, at most one per core and one per job.
+
+    gensim's worker threads each take a job of ``batch_words`` words, so a corpus of fewer than
+    ``batch_words`` words trains on one thread there, reproducibly; the same cap gives the same here.
+    """
+    jobs = max(1, math.ceil(raw_words / max(int(batch_words), 1)))
+    return max(1, min(int(workers), os.cpu_count() or 1, jobs))
+
+
+def _checkpointer(model, request, encoded):
+    """A :class:`~torch_w2v.checkpoint.Checkpointer` when the request names a checkpoint, else None."""
+    if request.checkpoint is None:
+        return nullcontext(None)
+    return checkpoint_mod.Checkpointer(model, request.checkpoint, request.checkpoint_every, request.train_args(),
+                                       encoded)
+
+
+def check_diverged(tensors: dict, alpha, epoch):
+    """Raise FloatingPointError naming the matrix if a weight is NaN, inf or larger than DIVERGED."""
+    for name, t in tensors.items():
+        worst = float(t.abs().max()) if t.numel() else 0.0  # NaN propagates through max
+        if not worst <= DIVERGED:
+            what = "NaN or inf" if not np.isfinite(worst) else f"values up to {worst:.3g}"
+            raise FloatingPointError(
+                f"training diverged in epoch {epoch}: {name} holds {what}. The learning rate alpha={alpha} is "
+                f"probably too high for this corpus; try alpha=0.025 (gensim's default) or lower.")
+
+
