@@ -1,8 +1,17 @@
-"""Shared fixtures: gensim's bundled corpora, read once per session and copied per test."""
+"""Shared fixtures: gensim's bundled corpora, read once per session and copied per test.
+
+Without a GPU, Triton kernels run under Triton's interpreter: ``TRITON_INTERPRET=1`` is set here, before
+any test imports the Triton step (triton.jit reads it when the kernel is defined).
+"""
 import copy
 import logging
+import os
 
 import pytest
+import torch
+
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 from gensim.models.word2vec import LineSentence
 from gensim.test.utils import datapath
 

@@ -1,0 +1,304 @@
+"""The Triton step: one kernel launch trains a whole batch of a device plan, Hogwild, as the fused C step.
+
+Each program takes ``BLOCK_B`` centre slots of a :class:`~torch_w2v.training.device_batches.Plan` batch
+and does everything a centre needs, reading the plan directly (no per-step host work, no gathered
+``(B, C, D)`` tensors):
+
+* its contexts: kept tokens at distance 1..w within the chunk and the sentence (``w`` the centre's
+  reduced window), looked up in the plan;
+* its output heads, loaded once per centre into a ``(BLOCK_B, P, D)`` tile and kept in registers for all
+  its contexts: negative sampling (the centre and ``K`` noise words drawn in the kernel from the alias
+  table with Triton's counter-based Philox generator, keyed by the chunk's seed and the centre's position,
+  a draw equal to the centre skipped as gensim does) and/or hierarchical softmax (the Huffman path);
+* gensim's arithmetic, as :mod:`.torch_step` and ``csrc/w2v_step.c``: ``g = (label - σ(f)) * lr``, zero
+  where ``|f| >= MAX_EXP``; skip-gram scores each context's input vector against the heads, CBOW their
+  mean (``cbow_mean=1``) or sum; the input update scaled by ``vectors_lockf``;
+* the updates applied with ``tl.atomic_add``: each context's input row after that context, the heads'
+  summed updates once at the end (Hogwild, as BlazingText and cusim do on GPUs).
+
+Within a program the heads are read before any of the centre's updates, so a step over rows that do not
+repeat is exactly the torch step (``tests/test_triton_step.py`` checks this under Triton's interpreter,
+every mode); rows shared between centres race as in gensim's threads. The loss, when asked for, is
+summed per program and added to a float64 accumulator.
+
+Without a GPU, the same kernel runs on the CPU under Triton's interpreter (``TRITON_INTERPRET=1`` set
+before the first import of this module): that is how CI proves it, slowly. Launch shape: the interpreter
+runs programs one by one at a cost per op, so it takes a whole batch per program; on CUDA ``BLOCK_B`` keeps
+a program's tiles at about 8k floats (see :func:`block_centres`).
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from ...config import MAX_EXP
+from .base import Step
+
+INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"   # read by triton.jit when the kernel is defined
+try:
+    import triton
+    import triton.language as tl
+except ImportError as exc:  # the step reports itself unavailable, with the fix
+    triton, tl, _IMPORT_ERROR = None, None, f"{exc}"
+else:
+    _IMPORT_ERROR = None
+
+LAUNCHES = [0]  # kernel launches so far in this process (read by the host-cost benchmark)
+
+
+def _next_pow2(x: int) -> int:
+    return 1 << max(0, int(x) - 1).bit_length()
+
+
+def block_centres(device: torch.device, P: int, block_d: int, per_batch: int) -> int:
+    """Centre slots per program: under the interpreter, a whole batch (its cost is per op, not per
+    element: one program per step); on a GPU the ``(BLOCK_B, P, BLOCK_D)`` head tiles stay near 8k
+    floats (64 registers a thread at 4 warps)."""
+    if device.type != "cuda":
+        return min(_next_pow2(per_batch), 4096)
+    b = max(1, 8192 // max(P * block_d, 1))
+    return max(1, min(64, 1 << (b.bit_length() - 1)))
+
+
+if triton is not None:
+    @triton.jit
+    def _contexts(p, n, real, w_c, s_c, ids, sent, W: tl.constexpr, CP: tl.constexpr):
+        """The context slots of the centres at ``p``: (valid (BB, CP), word ids (BB, CP) int64, slot (CP,))."""
+        cw = tl.arange(0, CP)                                                           # (CP,) slot
+        off = tl.where(cw < W, cw - W, cw - W + 1)                                      # -W..-1, 1..W
+        cp = p[:, None] + off[None, :]                                                  # (BB, CP) int64
+        ok = (real[:, None] & (cw[None, :] < 2 * W) & (cp >= 0) & (cp < n)
+              & (tl.abs(off)[None, :] <= w_c[:, None]))
+        cpc = tl.where(ok, cp, 0)
+        ok = ok & (tl.load(sent + cpc, mask=ok, other=-2) == s_c[:, None])              # same sentence
+        cid = tl.load(ids + cpc, mask=ok, other=0).to(tl.int64)
+        return ok, cid, cw
+
+    @triton.jit
+    def _noise(seed, counter, thr, alias, V, T):
+        """Alias-table draws keyed by ``counter`` (any shape, int64): Philox, two 32-bit words a draw."""
+        r0, r1, _r2, _r3 = tl.randint4x(seed, counter)
+        i = (r0.to(tl.int64) & 0xFFFFFFFF) % V
+        u = (r1.to(tl.int64) & 0xFFFFFFFF) % T
+        return tl.where(u < tl.load(thr + i), i, tl.load(alias + i))
+
+    @triton.jit
+    def _draw_kernel(out, thr, alias, V, T, seed, n, K: tl.constexpr, KP: tl.constexpr, BLOCK: tl.constexpr):
+        """``out`` (n, K): the noise words the step kernel draws for plan positions 0..n-1."""
+        pc = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK).to(tl.int64)
+        k = tl.arange(0, KP)
+        noise = _noise(seed, pc[:, None] * KP + k[None, :], thr, alias, V, T)         # (BLOCK, KP)
+        m = (pc < n)[:, None] & (k[None, :] >= 1) & (k[None, :] <= K)
+        tl.store(out + pc[:, None] * K + k[None, :] - 1, noise, mask=m)
+
+    @triton.jit
+    def _score(X, x, valid, label, lr, max_exp):
+        """Scores of inputs ``x`` (BB, BD) against head tiles ``X`` (BB, P, BD): (g (BB, P), loss terms)."""
+        f = tl.sum(X * x[:, None, :], axis=2)                                           # (BB, P)
+        fc = tl.minimum(tl.maximum(f, -max_exp), max_exp)   # g is 0 past max_exp; keeps exp() finite
+        g = (label - 1.0 / (1.0 + tl.exp(-fc))) * lr
+        g = tl.where(valid & (tl.abs(f) < max_exp), g, 0.0)
+        signed = tl.where(label > 0.5, f, -f)
+        terms = tl.maximum(-signed, 0.0) + tl.log(1.0 + tl.exp(-tl.abs(signed)))        # -log σ(signed)
+        return g, tl.where(valid, terms, 0.0)
+
+    @triton.jit
+    def _w2v_kernel(syn0, syn1neg, syn1, lockf,                     # weights (V, D) float32; lockf (V,)
+                    ids, sent, wsize, n_ptr,                        # the plan: (N,) int32 x3, () int64
+                    thr, alias, given_noise,                        # alias table (V,) int64; (B, K) int64
+                    points, codes, code_valid,                      # Huffman paths (V, L)
+                    loss_ptr,                                       # (1,) float64
+                    t, n_batches, per_batch, D, V, T, L, seed, lr, max_exp,
+                    W: tl.constexpr, K: tl.constexpr, KP: tl.constexpr, LP: tl.constexpr,
+                    CP: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr, SG: tl.constexpr, CBOW_MEAN: tl.constexpr,
+                    NS: tl.constexpr, HS: tl.constexpr, LOCKF: tl.constexpr, LOSS: tl.constexpr,
+                    DRAW: tl.constexpr):
+        j = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)                          # (BB,) batch slot
+        p = t + j.to(tl.int64) * n_batches                                              # (BB,) plan position
+        n = tl.load(n_ptr)
+        real = (j < per_batch) & (p < n)
+        pc = tl.where(real, p, 0)
+        centre = tl.load(ids + pc, mask=real, other=0).to(tl.int64)
+        s_c = tl.load(sent + pc, mask=real, other=-1)
+        w_c = tl.load(wsize + pc, mask=real, other=0)
+        d = tl.arange(0, BLOCK_D)
+        dm = d < D
+        loss = tl.zeros((BLOCK_B,), tl.float32)
+
+        if NS:  # the centre (label 1) and K noise words (label 0), loaded once: (BB, KP, BD)
+            k = tl.arange(0, KP)
+            if DRAW:
+                noise = _noise(seed, pc[:, None] * KP + k[None, :], thr, alias, V, T)   # (BB, KP)
+            else:
+                nk = real[:, None] & (k[None, :] >= 1) & (k[None, :] <= K)
+                noise = tl.load(given_noise + j[:, None].to(tl.int64) * K + k[None, :] - 1, mask=nk, other=0)
+            nrows = tl.where(k[None, :] == 0, centre[:, None], noise)                   # (BB, KP)
+            nvalid = real[:, None] & (k[None, :] <= K) & ((k[None, :] == 0) | (nrows != centre[:, None]))
+            nlabel = tl.where(k == 0, 1.0, 0.0)[None, :]                                # (1, KP)
+            nptr = syn1neg + nrows[:, :, None] * D + d[None, None, :]
+            nmask = nvalid[:, :, None] & dm[None, None, :]
+            U = tl.load(nptr, mask=nmask, other=0.0)                                    # (BB, KP, BD)
+            dU = tl.zeros((BLOCK_B, KP, BLOCK_D), tl.float32)
+        if HS:  # the inner nodes of the centre's Huffman path, labels 1 - code: (BB, LP, BD)
+            ll = tl.arange(0, LP)
+            hm = real[:, None] & (ll[None, :] < L)
+            hoff = centre[:, None] * L + ll[None, :]
+            hrows = tl.load(points + hoff, mask=hm, other=0)
+            hlabel = tl.load(codes + hoff, mask=hm, other=0.0)
+            hvalid = hm & (tl.load(code_valid + hoff, mask=hm, other=0.0) > 0.5)
+            hptr = syn1 + hrows[:, :, None] * D + d[None, None, :]
+            hmask = hvalid[:, :, None] & dm[None, None, :]
+            H = tl.load(hptr, mask=hmask, other=0.0)                                    # (BB, LP, BD)
+            dH = tl.zeros((BLOCK_B, LP, BLOCK_D), tl.float32)
+
+        ok, cid, cw = _contexts(p, n, real, w_c, s_c, ids, sent, W, CP)                  # (BB, CP)
+        if SG:  # each context's input vector against the heads; its row updated after it
+            for o in range(0, 2 * W):
+                ok_o = tl.sum(tl.where((cw[None, :] == o) & ok, 1, 0), axis=1) > 0             # (BB,)
+                cid_o = tl.sum(tl.where(cw[None, :] == o, cid, 0), axis=1)                     # (BB,)
+                vptr = syn0 + cid_o[:, None] * D + d[None, :]
+                vmask = ok_o[:, None] & dm[None, :]
+                v = tl.load(vptr, mask=vmask, other=0.0)                                # (BB, BD)
+                work = tl.zeros((BLOCK_B, BLOCK_D), tl.float32)
+                if NS:
+                    g, terms = _score(U, v, nvalid & ok_o[:, None], nlabel, lr, max_exp)
+                    work += tl.sum(g[:, :, None] * U, axis=1)
+                    dU += g[:, :, None] * v[:, None, :]
+                    if LOSS:
+                        loss += tl.sum(terms, axis=1)
+                if HS:
+                    g, terms = _score(H, v, hvalid & ok_o[:, None], hlabel, lr, max_exp)
+                    work += tl.sum(g[:, :, None] * H, axis=1)
+                    dH += g[:, :, None] * v[:, None, :]
+                    if LOSS:
+                        loss += tl.sum(terms, axis=1)
+                if LOCKF:
+                    work = work * tl.load(lockf + cid_o, mask=ok_o, other=0.0)[:, None]
+                tl.atomic_add(vptr, work, mask=vmask)
+        else:  # CBOW: the mean (or sum) of the context vectors against the heads, all contexts at once
+            vptr = syn0 + cid[:, :, None] * D + d[None, None, :]
+            vmask = ok[:, :, None] & dm[None, None, :]
+            h = tl.sum(tl.load(vptr, mask=vmask, other=0.0), axis=1)                    # (BB, BD)
+            count = tl.sum(ok.to(tl.float32), axis=1)                                   # (BB,)
+            has = count > 0.0
+            inv = 1.0 / tl.maximum(count, 1.0)                                          # (BB,)
+            if CBOW_MEAN:
+                h = h * inv[:, None]
+            work = tl.zeros((BLOCK_B, BLOCK_D), tl.float32)
+            if NS:
+                g, terms = _score(U, h, nvalid & has[:, None], nlabel, lr, max_exp)
+                work += tl.sum(g[:, :, None] * U, axis=1)
+                dU += g[:, :, None] * h[:, None, :]
+                if LOSS:
+                    loss += tl.sum(terms, axis=1)
+            if HS:
+                g, terms = _score(H, h, hvalid & has[:, None], hlabel, lr, max_exp)
+                work += tl.sum(g[:, :, None] * H, axis=1)
+                dH += g[:, :, None] * h[:, None, :]
+                if LOSS:
+                    loss += tl.sum(terms, axis=1)
+            if CBOW_MEAN == 0:
+                work = work * inv[:, None]  # gensim divides the error over the summed context vectors
+            upd = tl.zeros((BLOCK_B, CP, BLOCK_D), tl.float32) + work[:, None, :]         # (BB, CP, BD)
+            if LOCKF:
+                upd = upd * tl.load(lockf + cid, mask=ok, other=0.0)[:, :, None]
+            tl.atomic_add(vptr, upd, mask=vmask)
+
+        if NS:
+            tl.atomic_add(nptr, dU, mask=nmask)
+        if HS:
+            tl.atomic_add(hptr, dH, mask=hmask)
+        if LOSS:
+            tl.atomic_add(loss_ptr, tl.sum(loss, axis=0).to(tl.float64))
+
+
+def launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.Tensor, noise=None,
+           block_b: int | None = None) -> None:
+    """Train one :class:`~torch_w2v.training.device_batches.PlanBatch` in place with one kernel launch.
+
+    ``noise`` (per_batch, K) int64 replaces the in-kernel draws (tests compare with the torch step);
+    ``seed`` keys the draws otherwise. ``loss`` is a () float64 accumulator (written when
+    ``cfg.compute_loss``).
+    """
+    plan, syn0 = batch.plan, weights.syn0
+    V, D = syn0.shape
+    K = cfg.negative
+    dummy_f, dummy_i = syn0, plan.ids
+    thr, alias, T = tables.noise if K else (dummy_i, dummy_i, 1)
+    if tables.points is not None and cfg.hs:
+        points, codes, valid = tables.points, tables.codes, tables.code_valid
+        L = points.shape[1]
+    else:
+        points, codes, valid, L = dummy_i, dummy_f, dummy_f, 1
+    KP, LP, CP, BLOCK_D = _next_pow2(K + 1), _next_pow2(L), _next_pow2(2 * plan.window), _next_pow2(D)
+    P = (KP if K else 0) + (LP if cfg.hs else 0)
+    BB = block_b or block_centres(syn0.device, P, BLOCK_D, plan.per_batch)
+    grid = (triton.cdiv(plan.per_batch, BB),)
+    _w2v_kernel[grid](
+        syn0, weights.syn1neg if K else dummy_f, weights.syn1 if cfg.hs else dummy_f,
+        tables.lockf if tables.lockf is not None else dummy_f,
+        plan.ids, plan.sent, plan.wsize, plan.n.reshape(1),
+        thr, alias, noise if noise is not None else dummy_i,
+        points, codes, valid, loss.reshape(1),
+        batch.t, plan.n_batches, plan.per_batch, D, V, T, L, seed, lr, MAX_EXP,
+        W=plan.window, K=K, KP=KP, LP=LP, CP=CP, BLOCK_B=BB, BLOCK_D=BLOCK_D, SG=bool(cfg.sg),
+        CBOW_MEAN=bool(cfg.cbow_mean), NS=bool(K), HS=bool(cfg.hs), LOCKF=tables.lockf is not None,
+        LOSS=bool(cfg.compute_loss), DRAW=noise is None, num_warps=4)
+    LAUNCHES[0] += 1
+
+
+def draw_noise(threshold: torch.Tensor, alias: torch.Tensor, T: int, seed: int, n: int, K: int) -> torch.Tensor:
+    """(n, K) int64: the noise words the step kernel draws for plan positions 0..n-1 under ``seed``
+    (before skipping a draw equal to the centre). For tests and inspection."""
+    out = torch.empty(n, K, dtype=torch.int64, device=threshold.device)
+    block = 1024
+    _draw_kernel[(triton.cdiv(n, block),)](out, threshold, alias, len(alias), T, seed, n, K=K,
+                                           KP=_next_pow2(K + 1), BLOCK=block)
+    return out
+
+
+class TritonStep(Step):
+    """One Triton kernel per batch of a device plan (see the module docstring)."""
+    name = "triton"
+    pipeline = "device"
+
+    @classmethod
+    def unavailable(cls, device):
+        if triton is None:
+            return f"Triton is not installed ({_IMPORT_ERROR}); pip install triton."
+        if device.type == "cuda" and not INTERPRET:
+            return None
+        if device.type == "cpu" and INTERPRET:
+            return None
+        if device.type == "cpu":
+            return ("on the CPU the Triton step runs only under Triton's interpreter (set TRITON_INTERPRET=1 "
+                    "before starting Python; slow, for tests); use engine='fused' or engine='torch'.")
+        return f"the Triton step runs on CUDA (or the CPU under TRITON_INTERPRET=1), not on {device.type}."
+
+    def __init__(self, cfg, weights, tables, device, threads):
+        super().__init__(cfg, weights, tables, device, threads)
+        for name, tensor in (("syn0", weights.syn0), ("syn1neg", weights.syn1neg), ("syn1", weights.syn1)):
+            if tensor is not None and not (tensor.is_contiguous() and tensor.dtype == torch.float32
+                                           and tensor.device.type == device.type):
+                raise ValueError(f"the Triton step needs {name} as a contiguous float32 tensor on {device}, "
+                                 f"got {tensor.dtype} on {tensor.device} (contiguous={tensor.is_contiguous()}).")
+        self.lockf = tables.lockf.reshape(-1).contiguous() if tables.lockf is not None else None
+        self.tables = _Flat(tables, self.lockf)
+        self.seed = 0
+
+    def begin_chunk(self, generator):
+        super().begin_chunk(generator)
+        self.seed = generator.initial_seed() % (2**31 - 1)  # no device read: the chunk's key, not a draw
+
+    def __call__(self, batch, lr: float) -> None:
+        launch(self.cfg, self.weights, self.tables, batch, lr, self.seed, self.loss)
+
+
+class _Flat:
+    """The step's tables with ``lockf`` flattened to (V,)."""
+
+    def __init__(self, tables, lockf):
+        self.noise, self.points, self.codes, self.code_valid = (tables.noise, tables.points, tables.codes,
+                                                                tables.code_valid)
+        self.lockf = lockf
