@@ -449,7 +449,7 @@ def probe(devices) -> dict:
                 gensim=gensim.__version__, numpy=numpy.__version__, commit=_commit(),
                 date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                 cuda=torch.cuda.is_available(), torch_cuda_build=torch.version.cuda,
-                fused=fused.available(),  # compiles the C step now, so that no timed run pays for it
+                fused=fused.available(),  # loads the C step (built at install) now, so that no timed run pays for it
                 default_batch={f"{d}/{e}": default_batch_size(torch.device(d), large=(e in ("fused", "triton")))
                                for d in devices for e in ("fused", "torch")
                                if not d.startswith("cuda") or torch.cuda.is_available()})
@@ -584,7 +584,7 @@ def main(argv=None) -> int:
                          args.processes)
     notes += skipped
     if any(s.engine == "fused" for s in runs) and not mach["fused"]:
-        notes.append("the fused C step could not be built here (no C compiler?): the fused rows will fail.")
+        notes.append("the fused C step is not built here (no C compiler at install?): the fused rows will fail.")
     print(machine_line(mach))
     print(f"corpus: {info.path}: {info.words:,} words, {info.sentences:,} lines, sha256 {info.sha256[:16]}…")
     settings = dict(SETTINGS, epochs=epochs, vector_size=args.vector_size, workers=args.workers)

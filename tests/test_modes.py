@@ -25,7 +25,8 @@ MODES = {
 }
 ENGINES = [
     "torch",
-    pytest.param("fused", marks=pytest.mark.skipif(not fused.available(), reason="no C compiler for the fused step")),
+    pytest.param("fused", marks=pytest.mark.skipif(not fused.available(),
+                                                    reason="the fused step is not built (no C compiler at install)")),
 ]
 SMALL = dict(vector_size=16, min_count=1, epochs=3, seed=7, workers=1, device="cpu")
 

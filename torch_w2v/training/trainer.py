@@ -80,24 +80,24 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
     with torch_threads(threads), ModelWeights(model, device) as weights, \
             _checkpointer(model, request, encoded) as saver:
         tables = weights.tables()
-        step = step_class(_resolve(cfg, step_class, device, threads, encoded, model.wv), weights, tables,
-                          device, threads)
-        if step.name == "fused":
-            # The fused step runs its own `threads` threads; torch's ops around it (path gathers) are tiny,
-            # and OpenMP threads beside busy step threads oversubscribe the cores: 4x slower on gensim's
-            # Lee tests with 2 cores. torch_threads restores the setting at exit.
-            torch.set_num_threads(1)
-        averager = (distributed.ModelAverager([weights.syn0, weights.syn1neg, weights.syn1],
-                                              max(1, round(encoded.total_raw_words / cfg.sync_words)))
-                    if parallel else None)
-        engine = Engine(step.cfg, step, tables, seed=mix_seed(model.seed, model.train_count, 0, 12345)
-                        + 7_777_777 * distributed.rank(), device=device, prefetch=int(request.queue_factor),
-                        averager=averager)
-        progress = Progress(model, request.epochs, encoded, encoded.total_raw_words if parallel
-                            else (request.total_words or encoded.total_raw_words),
-                            report_delay=request.report_delay, bar=model.progress and distributed.rank() == 0,
-                            loss=engine.current_loss if cfg.compute_loss else None)
-        with step:
+        # `with`: the step's threads (the fused step's pool) stop when training ends, however it ends
+        with step_class(_resolve(cfg, step_class, device, threads, encoded, model.wv), weights, tables,
+                        device, threads) as step:
+            if step.name == "fused":
+                # The fused step runs its own `threads` threads; torch's ops around it (path gathers) are tiny,
+                # and OpenMP threads beside busy step threads oversubscribe the cores: 4x slower on gensim's
+                # Lee tests with 2 cores. torch_threads restores the setting at exit.
+                torch.set_num_threads(1)
+            averager = (distributed.ModelAverager([weights.syn0, weights.syn1neg, weights.syn1],
+                                                  max(1, round(encoded.total_raw_words / cfg.sync_words)))
+                        if parallel else None)
+            engine = Engine(step.cfg, step, tables, seed=mix_seed(model.seed, model.train_count, 0, 12345)
+                            + 7_777_777 * distributed.rank(), device=device, prefetch=int(request.queue_factor),
+                            averager=averager)
+            progress = Progress(model, request.epochs, encoded, encoded.total_raw_words if parallel
+                                else (request.total_words or encoded.total_raw_words),
+                                report_delay=request.report_delay, bar=model.progress and distributed.rank() == 0,
+                                loss=engine.current_loss if cfg.compute_loss else None)
             try:
                 return _run_epochs(model, engine, weights, progress, saver, encoded, schedule, resume, request,
                                    parallel)

@@ -12,19 +12,21 @@ pre-step weights. When a batch has no repeated rows the two are the same computa
 (``tests/test_fused.py`` checks this), and Hogwild needs no ``update_cap``. Results with several
 threads are not bit-reproducible (thread timing); with ``workers=1`` they are, as in gensim.
 
-The C file is compiled at first use with the system C compiler (``$CC`` or ``cc``) into
-``~/.cache/torch_w2v`` (``$TORCH_W2V_CACHE``); without a compiler the engine falls back to the torch step.
+Build and boundary: the C file is compiled when the package is installed (``setup.py``, an optional
+extension ``torch_w2v.training.steps._w2v_step``; nothing is compiled at run time). Its one entry point,
+``w2v_train(const w2v_batch_t *, begin, end, scratch)``, takes the whole batch as one struct, mirrored by
+:class:`W2VBatch`; the loader refuses a library whose struct size (``w2v_abi_size``) or source hash differs
+from this package's, and :meth:`FusedSteps.step` checks the dtype, shape, contiguity and device of every
+tensor before handing its pointer to C. Without the extension (no compiler at install time),
+``engine="auto"`` falls back to the torch step with a warning and ``engine="fused"`` raises, both naming
+the fix (:data:`FIX`).
 """
 from __future__ import annotations
 
 import ctypes
 import hashlib
+import importlib
 import logging
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -32,71 +34,99 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...config import MAX_EXP
 from .base import Step
 from .torch_step import heads
 
 logger = logging.getLogger("torch_w2v")
 
-SOURCE = Path(__file__).parents[2] / "csrc" / "w2v_step.c"
-FLAGS = ["-O3", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math", "-fassociative-math",
-         "-fno-signed-zeros"]
+EXTENSION = f"{__package__}._w2v_step"
+SOURCE = Path(__file__).parents[2] / "csrc" / "w2v_step.c"  # shipped beside the build (package data)
+FIX = ("install a C compiler and Python's headers (Debian/Ubuntu: apt-get install gcc python3-dev) and "
+       "reinstall torch_w2v: pip install --force-reinstall --no-deps . in its source directory (pip install "
+       "-e . for an editable checkout)")
 
 _lock = threading.Lock()
 _lib = None
 _error: str | None = None
 
 
-def _cache_dir() -> Path:
-    return Path(os.environ.get("TORCH_W2V_CACHE", Path.home() / ".cache" / "torch_w2v"))
+class W2VHead(ctypes.Structure):
+    """``w2v_head_t``: one output head (negative sampling or hierarchical softmax)."""
+    _fields_ = [
+        ("table", ctypes.c_void_p),          # (V_out, D) float32, updated in place; NULL: no head
+        ("rows", ctypes.c_void_p),           # (B, P) int64
+        ("labels", ctypes.c_void_p),         # (B, P) or (1, P) float32
+        ("valid", ctypes.c_void_p),          # (B, P) float32
+        ("P", ctypes.c_int64),
+        ("labels_shared", ctypes.c_int64),   # 1 when labels is (1, P)
+    ]
 
 
-def _compile(target: Path) -> None:
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if not cc:
-        raise OSError("no C compiler found (set $CC, or install gcc)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
-    os.close(fd)
+class W2VBatch(ctypes.Structure):
+    """``w2v_batch_t`` of ``csrc/w2v_step.c``, field for field: everything one step hands to C."""
+    _fields_ = [
+        ("syn0", ctypes.c_void_p),           # (V, D) float32, updated in place
+        ("contexts", ctypes.c_void_p),       # (B, C) int64
+        ("mask", ctypes.c_void_p),           # (B, C) float32
+        ("lockf", ctypes.c_void_p),          # (V,) float32, or NULL
+        ("noise_threshold", ctypes.c_void_p),  # (noise_V,) int64, or NULL: noise columns given
+        ("noise_alias", ctypes.c_void_p),    # (noise_V,) int64
+        ("heads", W2VHead * 2),
+        ("B", ctypes.c_int64),
+        ("C", ctypes.c_int64),
+        ("D", ctypes.c_int64),
+        ("noise_V", ctypes.c_int64),
+        ("noise_T", ctypes.c_int64),
+        ("noise_seed", ctypes.c_uint64),
+        ("lr", ctypes.c_float),
+        ("max_exp", ctypes.c_float),
+        ("sg", ctypes.c_int32),
+        ("cbow_mean", ctypes.c_int32),
+        ("compute_loss", ctypes.c_int32),
+        ("reserved", ctypes.c_int32),
+    ]
+
+
+def _open():
+    """``(library, None)``, or ``(None, why it cannot be used, naming the fix)``."""
     try:
-        errors = []
-        for arch in (["-march=native"], []):
-            proc = subprocess.run([cc, *FLAGS, *arch, str(SOURCE), "-o", tmp, "-lm"],
-                                  capture_output=True, text=True)
-            if proc.returncode == 0:
-                os.replace(tmp, target)  # atomic: a concurrent process sees the whole library or none
-                return
-            errors.append(proc.stderr.strip())
-        raise OSError(f"{cc} failed to compile {SOURCE.name}: {errors[-1][:500]}")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        module = importlib.import_module(EXTENSION)
+    except ModuleNotFoundError as exc:
+        if exc.name != EXTENSION:
+            raise
+        return None, (f"torch_w2v was installed without its compiled C step ({EXTENSION} is missing: no C "
+                      f"compiler at install time?); {FIX}")
+    except ImportError as exc:
+        return None, f"the compiled C step cannot be imported ({exc}); {FIX}"
+    path = module.__file__
+    try:
+        lib = ctypes.CDLL(path)
+        lib.w2v_abi_size.restype = ctypes.c_size_t
+        lib.w2v_source_hash.restype = ctypes.c_char_p
+    except (OSError, AttributeError) as exc:
+        return None, f"the compiled C step {path} cannot be loaded ({exc}); {FIX}"
+    size, expected = lib.w2v_abi_size(), ctypes.sizeof(W2VBatch)
+    if size != expected:
+        return None, (f"the compiled C step {path} takes a {size}-byte w2v_batch_t but this torch_w2v passes "
+                      f"{expected} bytes (a library built from another version); rebuild it: {FIX}")
+    if SOURCE.exists():
+        built = lib.w2v_source_hash().decode()
+        current = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
+        if built != current:
+            return None, (f"the compiled C step {path} was built from another {SOURCE.name} (hash {built}, "
+                          f"the source is now {current}: edited since the install?); rebuild it: {FIX}")
+    lib.w2v_train.argtypes = [ctypes.POINTER(W2VBatch), ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
+    lib.w2v_train.restype = ctypes.c_double
+    return lib, None
 
 
 def load():
-    """The compiled kernel library (compiling it on first use), or None with the reason logged once."""
+    """The compiled step's library, or None (then :func:`unavailable_reason` says why)."""
     global _lib, _error
     with _lock:
-        if _lib is not None or _error is not None:
-            return _lib
-        try:
-            digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode()).hexdigest()[:16]
-            target = _cache_dir() / f"w2v_step-{digest}-{platform.machine()}-{platform.node()}.so"
-            if not target.exists():
-                _compile(target)
-            lib = ctypes.CDLL(str(target))
-            i64, f32, ptr = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p
-            head = [ptr, ptr, ptr, ptr, ctypes.c_int, ctypes.c_int]
-            noise = [ptr, ptr, i64, i64, ctypes.c_uint64]
-            lib.w2v_skipgram.argtypes = [ptr, ctypes.c_int, ptr, ptr, ctypes.c_int, *head, *head, ptr, f32,
-                                         ctypes.c_int, i64, i64, ptr, *noise]
-            lib.w2v_skipgram.restype = ctypes.c_double
-            lib.w2v_cbow.argtypes = [ptr, ctypes.c_int, ptr, ptr, ctypes.c_int, *head, *head, ptr, f32,
-                                     ctypes.c_int, ctypes.c_int, i64, i64, ptr, ptr, *noise]
-            lib.w2v_cbow.restype = ctypes.c_double
-            _lib = lib
-        except (OSError, subprocess.SubprocessError) as exc:
-            _error = str(exc)
-            logger.warning("fused CPU step unavailable, training with plain torch ops instead: %s", _error)
+        if _lib is None and _error is None:
+            _lib, _error = _open()
         return _lib
 
 
@@ -104,72 +134,128 @@ def available() -> bool:
     return load() is not None
 
 
-def _p(t: torch.Tensor | None):
-    return ctypes.c_void_p(t.data_ptr()) if t is not None else None
+def unavailable_reason() -> str | None:
+    """Why the library cannot be used (a message naming the fix), or None when it can."""
+    load()
+    return _error
 
 
-def _head_args(head):
-    if head is None:
-        return [None, None, None, None, 0, 0]
-    shared = int(head.labels.shape[0] == 1 and head.rows.shape[0] != 1)
-    return [_p(head.table), _p(head.rows), _p(head.labels), _p(head.valid), head.rows.shape[1], shared]
+def _shape(shape) -> str:
+    return "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _pointer(name: str, t, dtype: torch.dtype, *shapes) -> int:
+    """``t.data_ptr()`` once ``t`` is a contiguous CPU tensor of ``dtype`` and one of ``shapes`` (None: any
+    size); raises TypeError / ValueError naming ``name``, the expected and the found value otherwise."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, found {type(t).__name__}.")
+    if t.device.type != "cpu":
+        raise ValueError(f"{name} must be on the CPU for the fused step, found device {t.device}; move it "
+                         f"with .cpu(), or train with engine='torch'.")
+    if t.layout != torch.strided:
+        raise TypeError(f"{name} must be a dense (strided) tensor, found layout {t.layout}; use .to_dense().")
+    if t.dtype != dtype:
+        raise TypeError(f"{name} must be {dtype}, found {t.dtype}; convert it with .to({dtype}).")
+    if not any(t.dim() == len(s) and all(e is None or e == f for e, f in zip(s, t.shape)) for s in shapes):
+        raise ValueError(f"{name} must have shape {' or '.join(_shape(s) for s in shapes)}, found "
+                         f"{tuple(t.shape)}.")
+    if not t.is_contiguous():
+        raise ValueError(f"{name} must be contiguous, found strides {t.stride()} for shape {tuple(t.shape)}; "
+                         f"pass {name}.contiguous().")
+    return t.data_ptr()
+
+
+def _head(name: str, head, B: int, D: int) -> W2VHead:
+    """The checked ``W2VHead`` of a :class:`~.torch_step.Head` for a batch of ``B`` centres."""
+    P = head.rows.shape[-1] if isinstance(head.rows, torch.Tensor) and head.rows.dim() == 2 else None
+    return W2VHead(
+        table=_pointer(f"{name}.table", head.table, torch.float32, (None, D)),
+        rows=_pointer(f"{name}.rows", head.rows, torch.int64, (B, None)),
+        labels=_pointer(f"{name}.labels", head.labels, torch.float32, (B, P), (1, P)),
+        valid=_pointer(f"{name}.valid", head.valid, torch.float32, (B, P)),
+        P=P, labels_shared=int(head.labels.shape[0] == 1 and B != 1))
 
 
 class FusedSteps:
-    """Runs fused steps on ``threads`` threads, each on a contiguous share of the batch's centres."""
+    """Runs fused steps on ``threads`` threads, each on a contiguous share of the batch's centres.
+
+    The thread pool lives until :meth:`close` (or the end of a ``with`` block).
+    """
 
     def __init__(self, threads: int, dim: int):
         self.lib = load()
         if self.lib is None:
             raise RuntimeError(f"the fused CPU step is unavailable: {_error}")
         self.threads = max(1, int(threads))
+        self.dim = int(dim)
         self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="torch_w2v-step") \
             if self.threads > 1 else None
-        # per-thread scratch: work (D,) and hidden (D,)
-        self.scratch = [np.zeros((2, dim), dtype=np.float32) for _ in range(self.threads)]
+        # per-thread scratch: work (D,) and hidden (D,), the 2 * D floats w2v_train takes
+        self.scratch = [np.zeros((2, self.dim), dtype=np.float32) for _ in range(self.threads)]
 
-    def close(self):
+    def close(self) -> None:
+        """Stop the threads (waiting for a step in flight)."""
         if self.pool is not None:
             self.pool.shutdown()
+            self.pool = None
 
-    def _run(self, call, batch_size: int) -> float:
-        bounds = np.linspace(0, batch_size, self.threads + 1).astype(np.int64)
-        if self.pool is None:
-            return call(0, int(bounds[0]), int(bounds[1]))
-        futures = [self.pool.submit(call, t, int(bounds[t]), int(bounds[t + 1])) for t in range(self.threads)]
-        return sum(f.result() for f in futures)
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def batch(self, sg: bool, syn0, contexts, mask, heads, lr, cbow_mean=True, lockf=None,
+              compute_loss=False, noise=None) -> W2VBatch:
+        """The checked :class:`W2VBatch` for :meth:`step`'s arguments; raises before C sees a wrong tensor."""
+        syn0_p = _pointer("syn0", syn0, torch.float32, (None, self.dim))
+        V = syn0.shape[0]
+        contexts_p = _pointer("contexts", contexts, torch.int64, (None, None))
+        B, C = contexts.shape
+        if not 1 <= len(heads) <= 2:
+            raise ValueError(f"heads must hold 1 or 2 output heads (negative sampling, hierarchical softmax), "
+                             f"found {len(heads)}.")
+        batch = W2VBatch(
+            syn0=syn0_p, contexts=contexts_p, mask=_pointer("mask", mask, torch.float32, (B, C)),
+            lockf=_pointer("lockf", lockf, torch.float32, (V, 1), (V,)) if lockf is not None else None,
+            B=B, C=C, D=self.dim, lr=float(lr), max_exp=MAX_EXP, sg=int(bool(sg)), cbow_mean=int(bool(cbow_mean)),
+            compute_loss=int(bool(compute_loss)))
+        for k, head in enumerate(heads):
+            batch.heads[k] = _head(f"heads[{k}]", head, B, self.dim)
+        if noise is not None:  # (threshold, alias, T, seed): draw head 0's noise columns in C
+            threshold, alias, T, seed = noise
+            batch.noise_threshold = _pointer("noise threshold", threshold, torch.int64, (None,))
+            n = threshold.shape[0]
+            batch.noise_alias = _pointer("noise alias", alias, torch.int64, (n,))
+            if not 0 < n <= heads[0].table.shape[0] or int(T) <= 0:
+                raise ValueError(f"the noise alias table must have 1 to {heads[0].table.shape[0]} entries (the "
+                                 f"rows of heads[0].table) and a total T > 0, found {n} entries and T={T}.")
+            batch.noise_V, batch.noise_T, batch.noise_seed = n, int(T), int(seed) % 2**64
+        return batch
 
     def step(self, sg: bool, syn0, contexts, mask, heads, lr, cbow_mean=True, lockf=None,
              compute_loss=False, noise=None) -> float:
         """Train one batch in place; returns its loss (0.0 unless ``compute_loss``).
 
+        ``syn0`` (V, D) float32; ``contexts`` (B, C) int64 and ``mask`` (B, C) float32; ``heads`` one or two
+        :class:`~.torch_step.Head` of float32 tables (V_out, D), int64 rows (B, P), float32 labels (B, P) or
+        (1, P) and valid (B, P); ``lockf`` (V, 1) float32 or None; all contiguous CPU tensors.
         ``noise = (threshold, alias, T, seed)``: draw the noise columns of ``heads[0]`` (rows 1.. and
-        their validity) in C from that alias table, keyed by ``seed`` and the centre's index.
+        their validity) in C from that alias table (int64 (V_noise,) each), keyed by ``seed`` and the
+        centre's index.
         """
-        B, C = contexts.shape
-        D = syn0.shape[1]
-        contexts, mask = contexts.contiguous(), mask.contiguous()
-        h1 = _head_args(heads[0])
-        h2 = _head_args(heads[1] if len(heads) > 1 else None)
-        lock = _p(lockf.reshape(-1).contiguous()) if lockf is not None else None
-        keep = (contexts, mask, heads, lockf)  # noqa: F841 - keeps the tensors alive during the C calls
-        compute_loss = int(compute_loss)
-        if noise is not None:
-            threshold, alias, T, seed = noise
-            noise_args = [_p(threshold), _p(alias), len(alias), int(T), int(seed)]
-        else:
-            noise_args = [None, None, 0, 0, 0]
+        batch = self.batch(sg, syn0, contexts, mask, heads, lr, cbow_mean, lockf, compute_loss, noise)
+        # the tensors stay referenced by the caller's arguments until this returns
+        bounds = np.linspace(0, batch.B, self.threads + 1).astype(np.int64)
 
-        def call(t, begin, end):
-            work = self.scratch[t][0].ctypes.data_as(ctypes.c_void_p)
-            if sg:
-                return self.lib.w2v_skipgram(_p(syn0), D, _p(contexts), _p(mask), C, *h1, *h2, lock, lr,
-                                             compute_loss, begin, end, work, *noise_args)
-            hidden = self.scratch[t][1].ctypes.data_as(ctypes.c_void_p)
-            return self.lib.w2v_cbow(_p(syn0), D, _p(contexts), _p(mask), C, *h1, *h2, lock, lr,
-                                     compute_loss, int(cbow_mean), begin, end, work, hidden, *noise_args)
+        def call(t: int) -> float:
+            return self.lib.w2v_train(ctypes.byref(batch), int(bounds[t]), int(bounds[t + 1]),
+                                      self.scratch[t].ctypes.data)
 
-        return self._run(call, B)
+        if self.pool is None:
+            return call(0)
+        return sum(f.result() for f in [self.pool.submit(call, t) for t in range(self.threads)])
 
 
 class FusedStep(Step):
@@ -181,9 +267,7 @@ class FusedStep(Step):
     def unavailable(cls, device):
         if device.type != "cpu":
             return "the fused step runs on the CPU only; use engine='triton' or engine='torch' on a GPU."
-        if load() is None:
-            return f"the C step could not be built ({_error}); install a C compiler, or use engine='torch'."
-        return None
+        return unavailable_reason()
 
     def __init__(self, cfg, weights, tables, device, threads):
         super().__init__(cfg, weights, tables, device, threads)
@@ -192,12 +276,14 @@ class FusedStep(Step):
     def __call__(self, batch, lr: float) -> None:
         cfg, t = self.cfg, self.tables
         centres = batch.centres.to(torch.int64)                                          # (B,)
-        contexts = batch.contexts.to(torch.int64)                                        # (B, C)
+        # a batch is a view into its chunk's tables: C takes dense (B, C) copies (no-ops when already dense)
+        contexts = batch.contexts.to(torch.int64).contiguous()                           # (B, C)
+        mask = batch.mask.contiguous()                                                   # (B, C)
         noise = None
         if cfg.negative:  # drawn in C, keyed by a seed from this chunk's generator
             seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
             noise = (*t.noise[:2], t.noise[2], seed)
-        loss = self.runner.step(bool(cfg.sg), self.weights.syn0, contexts, batch.mask,
+        loss = self.runner.step(bool(cfg.sg), self.weights.syn0, contexts, mask,
                                 heads(cfg, self.weights, t, centres, None), lr, bool(cfg.cbow_mean), t.lockf,
                                 cfg.compute_loss, noise)
         if cfg.compute_loss:
