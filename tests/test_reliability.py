@@ -100,7 +100,7 @@ def test_a_line_of_millions_of_tokens_without_newline(tmp_path):
     words = [f"w{i}" for i in range(500)]
     rng = np.random.default_rng(0)
     with open(path, "w") as f:
-        for block in range(30):
+        for _ in range(30):
             f.write(" ".join(rng.choice(words, 100_000)) + " ")
     script = f"""
 import resource

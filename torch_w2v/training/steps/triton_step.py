@@ -110,8 +110,8 @@ if triton is not None:
                     points, codes, code_valid,                      # Huffman paths (V, L)
                     loss_ptr,                                       # (1,) float64
                     t, n_batches, per_batch, D, V, T, L, seed, lr, max_exp,
-                    W: tl.constexpr, K: tl.constexpr, KP: tl.constexpr, LP: tl.constexpr,
-                    CP: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr, SG: tl.constexpr, CBOW_MEAN: tl.constexpr,
+                    W: tl.constexpr, K: tl.constexpr, KP: tl.constexpr, LP: tl.constexpr, CP: tl.constexpr,
+                    BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr, SG: tl.constexpr, CBOW_MEAN: tl.constexpr,
                     NS: tl.constexpr, HS: tl.constexpr, LOCKF: tl.constexpr, LOSS: tl.constexpr,
                     DRAW: tl.constexpr):
         j = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)                          # (BB,) batch slot

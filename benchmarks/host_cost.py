@@ -1,0 +1,114 @@
+"""The host-side cost of each training path, visible without a GPU.
+
+A GPU trains only as fast as the host issues its work. This script trains a corpus for one epoch on the
+CPU through each (step, pipeline) pair and counts, per SGD step, the aten ops that run on the training
+thread (each one a kernel launch on a GPU; views, which launch nothing, are left out) and the Triton
+launches, and reports host seconds per million trained words. The CUDA code path is the Triton step on
+the device pipeline; on the CPU its kernel runs under Triton's interpreter, so its seconds include the
+kernel itself (interpreted, slow) and only its op counts carry over to a GPU.
+
+Usage (from the repository root)::
+
+    python benchmarks/host_cost.py                    # gensim's Lee corpus
+    python benchmarks/host_cost.py --corpus FILE --paths triton/device,torch/device,torch/host
+
+A change that brings per-step host work back to the CUDA path shows up here as more ops per step.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+
+os.environ.setdefault("TRITON_INTERPRET", "1")  # before torch_w2v imports triton: kernels run on the CPU here
+
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+
+PATHS = ("triton/device", "torch/device", "torch/host", "fused/host")
+
+
+class OpCounter(TorchDispatchMode):
+    """Counts the aten ops dispatched on this thread, views excluded."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if not getattr(func, "is_view", False):
+            self.ops[str(func.overloadpacket.__name__)] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def measure(sentences, path: str, epochs: int = 1) -> dict:
+    from torch_w2v import Word2Vec
+    from torch_w2v.training.steps import base
+    engine, pipeline = path.split("/")
+    model = Word2Vec(min_count=5, sg=1, negative=5, window=5, vector_size=100, epochs=epochs, seed=1,
+                     workers=1, device="cpu", engine=engine, pipeline=pipeline)
+    model.build_vocab(sentences)
+    steps = [0]
+    original = base.Step.begin_chunk
+
+    def count_steps(step, generator):  # the step's own calls are counted by wrapping its class once
+        cls = type(step)
+        if not getattr(cls, "_counted", False):
+            call = cls.__call__
+
+            def counted(self, batch, lr):
+                steps[0] += 1
+                return call(self, batch, lr)
+            cls.__call__, cls._counted = counted, True
+        return original(step, generator)
+
+    base.Step.begin_chunk = count_steps
+    launches_before = _triton_launches()
+    counter = OpCounter()
+    start = time.perf_counter()
+    try:
+        with counter:
+            trained, _ = model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
+    finally:
+        base.Step.begin_chunk = original
+    seconds = time.perf_counter() - start
+    n = max(steps[0], 1)
+    ops = sum(counter.ops.values())
+    return dict(path=path, steps=steps[0], words=trained, aten_ops_per_step=ops / n,
+                triton_launches_per_step=(_triton_launches() - launches_before) / n,
+                host_seconds_per_million_words=seconds / max(trained, 1) * 1e6,
+                top_ops=counter.ops.most_common(6))
+
+
+def _triton_launches() -> int:
+    try:
+        from torch_w2v.training.steps import triton_step
+    except ImportError:
+        return 0
+    return triton_step.LAUNCHES[0]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description="aten ops and Triton launches per step, host time per million words")
+    p.add_argument("--corpus", help="a LineSentence file (default: gensim's Lee corpus)")
+    p.add_argument("--paths", default=",".join(PATHS), help=f"step/pipeline pairs (default {','.join(PATHS)})")
+    args = p.parse_args(argv)
+    from gensim.models.word2vec import LineSentence
+    from gensim.test.utils import datapath
+    sentences = list(LineSentence(args.corpus or datapath("lee_background.cor")))
+    print(f"corpus: {args.corpus or 'lee_background.cor'}, {sum(map(len, sentences)):,} words; one epoch, "
+          f"sg=1 negative=5 window=5 vector_size=100, CPU, TRITON_INTERPRET={os.environ['TRITON_INTERPRET']}")
+    print("| step/pipeline | steps | aten ops per step | Triton launches per step | host s per 1M words | most "
+          "frequent ops |")
+    print("|---|---|---|---|---|---|")
+    for path in args.paths.split(","):
+        r = measure(sentences, path.strip())
+        top = ", ".join(f"{name} {count / max(r['steps'], 1):.1f}" for name, count in r["top_ops"])
+        print(f"| {r['path']} | {r['steps']} | {r['aten_ops_per_step']:.1f} | {r['triton_launches_per_step']:.1f} "
+              f"| {r['host_seconds_per_million_words']:.2f} | {top} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
