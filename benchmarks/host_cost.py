@@ -2,8 +2,9 @@
 
 A GPU trains only as fast as the host issues its work. This script trains a corpus for one epoch on the
 CPU through each (step, pipeline) pair and counts, per SGD step, the aten ops that run on the training
-thread (each one a kernel launch on a GPU; views, which launch nothing, are left out) and the Triton
-launches, and reports host seconds per million trained words. The CUDA code path is the Triton step on
+thread (each one a kernel launch on a GPU; views, which launch nothing, are left out; the host pipeline's
+producer thread is not counted, its work is CPU work on any device) and the Triton launches, and reports
+host seconds per million trained words. The CUDA code path is the Triton step on
 the device pipeline; on the CPU its kernel runs under Triton's interpreter, so its seconds include the
 kernel itself (interpreted, slow) and only its op counts carry over to a GPU.
 
@@ -43,27 +44,32 @@ class OpCounter(TorchDispatchMode):
 
 
 def measure(sentences, path: str, epochs: int = 1) -> dict:
+    from torch.utils._python_dispatch import _disable_current_modes
+
     from torch_w2v import Word2Vec
-    from torch_w2v.training.steps import base
+    from torch_w2v.training import steps as registry
     engine, pipeline = path.split("/")
     model = Word2Vec(min_count=5, sg=1, negative=5, window=5, vector_size=100, epochs=epochs, seed=1,
                      workers=1, device="cpu", engine=engine, pipeline=pipeline)
     model.build_vocab(sentences)
-    steps = [0]
-    original = base.Step.begin_chunk
+    cls = registry.step_class(engine)
+    call, steps = cls.__call__, [0]
 
-    def count_steps(step, generator):  # the step's own calls are counted by wrapping its class once
-        cls = type(step)
-        if not getattr(cls, "_counted", False):
-            call = cls.__call__
+    def counted(self, batch, lr):
+        steps[0] += 1
+        return call(self, batch, lr)
 
-            def counted(self, batch, lr):
-                steps[0] += 1
-                return call(self, batch, lr)
-            cls.__call__, cls._counted = counted, True
-        return original(step, generator)
+    patched = [(cls, "__call__", call)]
+    cls.__call__ = counted
+    if engine == "triton":  # the interpreter's own tensor copies around a launch are not host work on a GPU
+        from torch_w2v.training.steps import triton_step
+        launch = triton_step.launch
 
-    base.Step.begin_chunk = count_steps
+        def launch_uncounted(*args, **kwargs):
+            with _disable_current_modes():
+                return launch(*args, **kwargs)
+        patched.append((triton_step, "launch", launch))
+        triton_step.launch = launch_uncounted
     launches_before = _triton_launches()
     counter = OpCounter()
     start = time.perf_counter()
@@ -71,7 +77,8 @@ def measure(sentences, path: str, epochs: int = 1) -> dict:
         with counter:
             trained, _ = model.train(sentences, total_examples=model.corpus_count, epochs=epochs)
     finally:
-        base.Step.begin_chunk = original
+        for owner, name, original in patched:
+            setattr(owner, name, original)
     seconds = time.perf_counter() - start
     n = max(steps[0], 1)
     ops = sum(counter.ops.values())
