@@ -5,7 +5,13 @@ Usage (from the repository root)::
     python benchmarks/bench.py                      # skip-gram and CBOW on GCIDE, 5 epochs
     python benchmarks/bench.py --quick              # a 1M-word prefix, 2 epochs: a look in a few minutes
     python benchmarks/bench.py --modes sg --engines fused,torch --batch-sizes 256,2048,16384 --json out.json
-    python benchmarks/bench.py --device cuda        # torch_w2v on the GPU (engine torch) against gensim
+    python benchmarks/bench.py --device cuda        # torch_w2v on the GPU (Triton and torch steps) vs gensim
+    python benchmarks/bench.py --device cuda --modes sg --batch-sizes 4096,65536   # GPU step-size rows
+
+On CUDA each row also reports the GPU's peak memory and the modelled memory traffic of the training
+(``8 * D * (C + P)`` bytes per trained word: every context row and output row read and written once,
+``C = window + 1`` contexts, ``P = negative + 1`` output rows; docs/performance.md) against the device's
+measured copy bandwidth.
 
 Every training run happens in its own fresh Python process, so its peak RSS is its own; gensim runs are
 interleaved with torch_w2v's (see :func:`plan`) and each speed ratio compares a torch_w2v run with the
@@ -50,7 +56,7 @@ class Spec:
     epochs: int
     vector_size: int
     workers: int               # gensim's worker threads / torch_w2v's CPU threads
-    engine: str | None = None  # torch_w2v: "fused" or "torch"
+    engine: str | None = None  # torch_w2v: "fused", "triton" or "torch"
     device: str | None = None  # torch_w2v: "cpu", "cuda"
     batch_size: int | None = None  # torch_w2v: centres per step; None = its default
     processes: int = 1             # torch_w2v: ranks under torchrun (gloo), the threads split between them
@@ -260,20 +266,33 @@ def worker(spec: Spec) -> dict | None:
         row["batch_effective"] = _effective_batch(model, spec)
         if spec.device and spec.device.startswith("cuda"):
             row["cuda_peak_mb"] = torch.cuda.max_memory_allocated(spec.device) / MB
+            row["effective_words_per_s"] = _kept_words(model) * spec.epochs / seconds
+            row["modelled_bytes_per_s"] = row["effective_words_per_s"] * traffic_per_word(spec)
     row.update(quality(model.wv))
     return row
+
+
+def traffic_per_word(spec: Spec) -> float:
+    """Modelled bytes per trained word: every row a centre touches read and written once (float32)."""
+    contexts, rows = SETTINGS["window"] + 1, SETTINGS["negative"] + 1
+    return 2 * 4 * spec.vector_size * (contexts + rows)
+
+
+def _kept_words(model) -> float:
+    """Expected words per epoch after downsampling."""
+    import numpy as np
+    counts, keep = model.wv.expandos["count"], model.wv.expandos["sample_int"]
+    return float(counts.astype(np.float64) @ (keep.astype(np.float64) / (2**32 - 1)))
 
 
 def _effective_batch(model, spec: Spec) -> int:
     """The batch size torch_w2v trained with: the given one, or its default for this corpus and device."""
     if spec.batch_size is not None:
         return spec.batch_size
-    import numpy as np
     import torch
     from torch_w2v.training.engine import default_batch_size
-    counts, keep = model.wv.expandos["count"], model.wv.expandos["sample_int"]
-    kept = float(counts.astype(np.float64) @ (keep.astype(np.float64) / (2**32 - 1)))  # words per epoch
-    return default_batch_size(torch.device(spec.device or "cpu"), kept, large=spec.engine in ("fused", "triton"))
+    return default_batch_size(torch.device(spec.device or "cpu"), _kept_words(model),
+                              large=spec.engine in ("fused", "triton"))
 
 
 def run_in_subprocess(spec: Spec) -> dict:
@@ -324,7 +343,11 @@ def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_
             for engine in engines[mode]:
                 if engine == "fused" and device != "cpu":
                     notes.append(f"skipped {mode} fused on {device}: engine='fused' runs on the CPU only "
-                                 f"(use --engines torch there).")
+                                 f"(use --engines triton,torch there).")
+                    continue
+                if engine == "triton" and device == "cpu":
+                    notes.append(f"skipped {mode} triton on cpu: the Triton step runs on CUDA (on the CPU only "
+                                 f"under Triton's interpreter, too slow to benchmark; see benchmarks/host_cost.py).")
                     continue
                 sizes = [None] + [b for b in batch_sizes if b != default_batch(f"{device}/{engine}")]
                 ours += [Spec("torch_w2v", mode, engine=engine, device=device, batch_size=b, **common)
@@ -390,8 +413,9 @@ def _secs(value: float) -> str:
     return f"{value:.1f}" if value >= 10 else f"{value:.3g}"
 
 
-def markdown(rows: list[dict]) -> str:
-    """The results as a markdown table (plus one note line per gensim baseline)."""
+def markdown(rows: list[dict], bandwidth: float | None = None) -> str:
+    """The results as a markdown table (plus one note line per gensim baseline, and the GPU traffic table);
+    ``bandwidth``: the GPU's measured copy bandwidth in GB/s."""
     head = ("| mode | implementation | step (batch) | seconds | words/s | speed vs gensim | CPU s "
             "| CPU time vs gensim | peak RSS MB "
             "| above imports MB | analogy % | Δ analogy | WS353 ρ | Δ WS353 | SimLex ρ | Δ SimLex |")
@@ -423,7 +447,22 @@ def markdown(rows: list[dict]) -> str:
             f"| {r['peak_above_import_mb']:.0f} "
             f"| {_num(100 * r['analogy'], '.1f')} | {deltas[0]} | {_num(r['ws353'], '.3f')} | {deltas[1]} "
             f"| {_num(r['simlex'], '.3f')} | {deltas[2]} |")
-    return "\n".join(lines + [""] + notes)
+    return "\n".join(lines + [""] + notes + gpu_table(rows, bandwidth))
+
+
+def gpu_table(rows: list[dict], bandwidth: float | None) -> list[str]:
+    """The CUDA rows' memory traffic (modelled, see :func:`traffic_per_word`) against the copy bandwidth."""
+    gpu = [r for r in rows if "modelled_bytes_per_s" in r]
+    if not gpu:
+        return []
+    lines = ["", "| mode | step (batch) | words/s | trained words/s | modelled traffic GB/s | of copy bandwidth "
+             "| GPU peak MB |", "|---|---|---|---|---|---|---|"]
+    for r in gpu:
+        share = f"{100 * r['modelled_bytes_per_s'] / (bandwidth * 1e9):.1f}%" if bandwidth else "n/a"
+        lines.append(f"| {r['mode']} | {r['engine']} ({r['batch_effective']:,}) | {r['words_per_s']:,.0f} "
+                     f"| {r['effective_words_per_s']:,.0f} | {r['modelled_bytes_per_s'] / 1e9:,.1f} | {share} "
+                     f"| {r['cuda_peak_mb']:.0f} |")
+    return lines
 
 
 # ------------------------------------------------------------------------------------------ machine
@@ -451,11 +490,26 @@ def probe(devices) -> dict:
                 cuda=torch.cuda.is_available(), torch_cuda_build=torch.version.cuda,
                 fused=fused.available(),  # loads the C step (built at install) now, so that no timed run pays for it
                 default_batch={f"{d}/{e}": default_batch_size(torch.device(d), large=(e in ("fused", "triton")))
-                               for d in devices for e in ("fused", "torch")
+                               for d in devices for e in ("fused", "triton", "torch")
                                if not d.startswith("cuda") or torch.cuda.is_available()})
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
+        info["gpu_copy_gb_s"] = copy_bandwidth() / 1e9
     return info
+
+
+def copy_bandwidth(nbytes: int = 1 << 30, repeats: int = 10) -> float:
+    """Measured device-to-device copy bandwidth in bytes/s (each copy reads and writes ``nbytes``)."""
+    import torch
+    src = torch.empty(nbytes // 4, dtype=torch.float32, device="cuda")
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        dst.copy_(src)
+    torch.cuda.synchronize()
+    return 2 * nbytes * repeats / (time.perf_counter() - start)
 
 
 def run_probe(devices) -> dict:
@@ -486,7 +540,7 @@ def _cores() -> int:
 
 
 def machine_line(m: dict) -> str:
-    gpu = f", GPU {m['gpu']}" if "gpu" in m else ""
+    gpu = f", GPU {m['gpu']} (copy bandwidth {m['gpu_copy_gb_s']:,.0f} GB/s)" if "gpu" in m else ""
     return (f"machine: {m['cpu']}, {m['cores']} cores{gpu}; python {m['python']}, torch {m['torch']}, "
             f"gensim {m['gensim']}, numpy {m['numpy']}; torch_w2v commit {m['commit']}, source {m['source']}; "
             f"{m['date']}")
@@ -508,12 +562,13 @@ def parse_args(argv=None):
     p.add_argument("--corpus", help="a LineSentence file to benchmark (default: GCIDE, built under bench_data/)")
     p.add_argument("--modes", type=_csv(str, {"sg", "cbow"}), default=["sg", "cbow"],
                    help="sg and/or cbow (default both); each is compared with gensim in the same mode")
-    p.add_argument("--engines", type=_csv(str, {"fused", "torch"}), default=None,
-                   help="torch_w2v engines (default: fused,torch for sg, fused for cbow)")
+    p.add_argument("--engines", type=_csv(str, {"fused", "triton", "torch"}), default=None,
+                   help="torch_w2v engines (default: fused,torch for sg and fused for cbow on the CPU; "
+                        "triton,torch on CUDA)")
     p.add_argument("--batch-sizes", type=_csv(int), default=[],
                    help="also run each torch_w2v engine at these batch sizes (the step-size table)")
     p.add_argument("--device", type=_csv(str), default=["cpu"],
-                   help="torch_w2v devices: cpu, cuda or both (cpu,cuda); CUDA rows use engine torch")
+                   help="torch_w2v devices: cpu, cuda or both (cpu,cuda); CUDA rows use the triton and torch steps")
     p.add_argument("--epochs", type=int, help=f"passes (default {SETTINGS['epochs']}; {QUICK_EPOCHS} with --quick)")
     p.add_argument("--quick", action="store_true",
                    help=f"a {QUICK_WORDS:,}-word prefix of the corpus and {QUICK_EPOCHS} epochs, for a fast look")
@@ -573,7 +628,11 @@ def main(argv=None) -> int:
         print(exc, file=sys.stderr)
         return 1
     epochs = args.epochs or (QUICK_EPOCHS if args.quick else SETTINGS["epochs"])
-    engines = {m: args.engines or (["fused", "torch"] if m == "sg" else ["fused"]) for m in args.modes}
+    cpu_engines = {m: (["fused", "torch"] if m == "sg" else ["fused"]) for m in args.modes}
+    engines = {m: args.engines or list(dict.fromkeys(
+                   cpu_engines[m] * ("cpu" in args.device)
+                   + ["triton", "torch"] * any(d.startswith("cuda") for d in args.device)))
+               for m in args.modes}
 
     mach = run_probe(args.device)
     mach["source"] = _installed_fingerprint()
@@ -612,7 +671,7 @@ def main(argv=None) -> int:
             _write_json(args.json, payload)
 
     rows = summarize(results)
-    table = markdown(rows)
+    table = markdown(rows, mach.get("gpu_copy_gb_s"))
     elapsed = time.perf_counter() - t0
     print(f"\n{machine_line(mach)}\ncorpus: {Path(info.path).name}, {info.words:,} words, {epochs} epochs; "
           f"benchmark took {elapsed / 60:.1f} min\n")

@@ -245,3 +245,23 @@ def test_two_process_run_under_torchrun(tmp_path):
     assert row["baseline_rss_mb"] > 2 * 100  # summed over the two ranks, each of which imported torch
     rows = bench.summarize([_row("gensim", 1.0), row, _row("gensim", 1.0)])
     assert "2 processes (gloo)" in bench.markdown(rows)
+
+
+def test_plan_runs_the_gpu_steps_on_cuda_and_skips_triton_on_the_cpu():
+    runs, notes = _plan(modes=["sg"], devices=["cpu", "cuda"], batch_sizes=[],
+                        engines={"sg": ["fused", "triton", "torch"]})
+    assert [(s.engine, s.device) for s in runs if s.impl == "torch_w2v"] == [
+        ("fused", "cpu"), ("torch", "cpu"), ("triton", "cuda"), ("torch", "cuda")]
+    assert any("triton on cpu" in n for n in notes) and any("CPU only" in n for n in notes)
+
+
+def test_gpu_rows_report_modelled_traffic_against_the_copy_bandwidth():
+    spec = bench.Spec("torch_w2v", "sg", corpus="c", epochs=1, vector_size=100, workers=2, engine="triton",
+                      device="cuda")
+    per_word = bench.traffic_per_word(spec)
+    assert per_word == 2 * 4 * 100 * (6 + 6)  # window 5: 6 contexts; negative 5: 6 output rows
+    row = _row("torch_w2v", 1.0, engine="triton", device="cuda", effective_words_per_s=2e7,
+               modelled_bytes_per_s=2e7 * per_word, cuda_peak_mb=512.0)
+    lines = bench.gpu_table([row], bandwidth=3000.0)
+    assert "192.0" in lines[-1] and "6.4%" in lines[-1] and "20,000,000" in lines[-1]
+    assert bench.gpu_table([_row("torch_w2v", 1.0)], bandwidth=None) == []
