@@ -94,7 +94,7 @@ def make_chunk(ids: torch.Tensor, sentence_of: torch.Tensor, *,
         cpos.clamp_(0, max(n - 1, 0))
         valid = inside & (sentence_of[cpos] == sentence_of[table][..., None]) & real[..., None]
         contexts = torch.where(valid, ids[cpos].to(torch.int32), zero)                           # (nb, q, 2w)
-        centres = ids[table].to(torch.int32)                                                      # (nb, q)
+        centres = torch.where(real, ids[table], 0).to(torch.int32)                                # (nb, q)
         mask = valid.to(torch.float32)
         for t in range(n_batches):
             pieces.append(((t + 0.5) / n_batches, Batch(centres[t], contexts[t], mask[t], 0.0)))

@@ -1,0 +1,56 @@
+"""torch_w2v.training.engine: schedule, seeds, devices, batch sizes, the epoch loop's hooks."""
+import pytest
+import torch
+
+from torch_w2v import Word2Vec
+from torch_w2v.training import engine
+
+
+def test_schedule_is_linear_over_all_epochs_and_floored():
+    s = engine.Schedule(0.025, 0.0001, epochs=2, total_units=100, by_sentences=True)
+    assert s.alpha(0, 0) == 0.025
+    assert s.alpha(1, 0) == pytest.approx(0.025 - 0.0249 / 2)
+    assert s.alpha(1, 100) == pytest.approx(0.0001) and s.alpha(1, 1e9) == 0.0001
+
+
+def test_mix_seed_keeps_the_two_historic_rules():
+    """One rule for the training seed and the per-chunk generators (changing it changes every result)."""
+    seed = 7
+    assert engine.mix_seed(seed, 3, 0, 12345) == (seed * 1_000_003 + 3 * 7919 + 12345) % (2**63 - 1)
+    assert engine.mix_seed(seed, 1, 2, 1) == (seed * 1_000_003 + 7_919 + 2 * 104_729 + 1) % (2**63 - 1)
+    assert len({engine.mix_seed(1, e, c, s) for e in range(3) for c in range(3) for s in range(2)}) == 18
+
+
+def test_default_batch_size_rules():
+    cpu = torch.device("cpu")
+    assert engine.default_batch_size(cpu) == 2048
+    assert engine.default_batch_size(cpu, large=True) == 16384
+    assert engine.default_batch_size(cpu, words_per_epoch=45_000, large=True) == 45_000 // 128
+    assert engine.default_batch_size(cpu, words_per_epoch=10) == 64
+
+
+@pytest.mark.parametrize("device, words", [("meta", "not supported"), ("nonsense", "not a device torch knows")])
+def test_resolve_device_refuses_unknown_devices(device, words):
+    with pytest.raises(ValueError, match=words):
+        engine.resolve_device(device)
+
+
+@pytest.mark.parametrize("pipeline", ["host", "device"])
+def test_each_chunk_reports_progress_with_growing_counts(toy_sentences, pipeline):
+    seen = []
+    model = Word2Vec(min_count=1, epochs=1, device="cpu", engine="torch", pipeline=pipeline, chunk_words=100)
+    model.build_vocab(toy_sentences)
+    from torch_w2v.training import trainer
+    original = trainer.Progress.update
+
+    def spy(self, stats, alpha):
+        seen.append((stats.chunks, stats.raw_words, alpha))
+        return original(self, stats, alpha)
+    trainer.Progress.update = spy
+    try:
+        model.train(toy_sentences, total_examples=model.corpus_count, epochs=1)
+    finally:
+        trainer.Progress.update = original
+    assert [c for c, _, _ in seen] == list(range(1, len(seen) + 1)) and len(seen) >= 10
+    assert seen[-1][1] == sum(map(len, toy_sentences))
+    assert all(a >= b for (_, _, a), (_, _, b) in zip(seen, seen[1:]))
