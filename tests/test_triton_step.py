@@ -38,12 +38,13 @@ def _to(weights, tables, batch, noise, device):
     return noise.to(device) if noise is not None else None
 
 
-@pytest.mark.parametrize("lockf", [False, True])
+@pytest.mark.parametrize("lockf, cap", [(False, None), (True, None), (False, 1)])
 @pytest.mark.parametrize("mode", MODES)
-def test_triton_step_equals_torch_step_without_repeated_rows(mode, lockf):
+def test_triton_step_equals_torch_step_without_repeated_rows(mode, lockf, cap):
+    """cap=1 scales the skip-gram heads (each used by 4 contexts) to a quarter, as the torch step's row_cap."""
     sg, cbow_mean, negative, hs = MODES[mode]
     cfg = config.replace(config.DEFAULTS, sg=sg, cbow_mean=cbow_mean, negative=negative, hs=hs, window=2,
-                         update_cap=None, compute_loss=True)
+                         update_cap=cap, compute_loss=True)
     weights, tables, batch, noise = distinct_batch(n_sentences=12, length=5, V=300, D=20, K=negative)
     if lockf:
         tables.lockf = torch.rand(300, 1, generator=torch.Generator().manual_seed(5)) + 0.5

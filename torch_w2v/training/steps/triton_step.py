@@ -14,7 +14,13 @@ and does everything a centre needs, reading the plan directly (no per-step host 
   where ``|f| >= MAX_EXP``; skip-gram scores each context's input vector against the heads, CBOW their
   mean (``cbow_mean=1``) or sum; the input update scaled by ``vectors_lockf``;
 * the updates applied with ``tl.atomic_add``: each context's input row after that context, the heads'
-  summed updates once at the end (Hogwild, as BlazingText and cusim do on GPUs).
+  summed updates once at the end (Hogwild, as BlazingText and cusim do on GPUs);
+* the update cap (``update_cap``, as the torch step's :func:`~.torch_step.row_cap`): on a GPU the whole
+  batch runs at once, every program reading the weights before any has written, so a step is a batched
+  step like the torch step's and a hot row (a frequent noise word) sums thousands of stale updates; a
+  first kernel counts each row's pair-updates in the batch and the training kernel scales a row's
+  updates by ``min(1, cap / count)`` (16,384-centre torch steps kept 16.6% analogies with a cap of 64 and
+  fell to 7.3% with 1,024, docs/engine.md). Two launches and a zero-fill per step instead of one.
 
 Within a program the heads are read before any of the centre's updates, so a step over rows that do not
 repeat is exactly the torch step (``tests/test_triton_step.py`` checks this under Triton's interpreter,
@@ -93,6 +99,44 @@ if triton is not None:
         tl.store(out + pc[:, None] * K + k[None, :] - 1, noise, mask=m)
 
     @triton.jit
+    def _count_kernel(counts, ids, sent, wsize, n_ptr, thr, alias, given_noise, points, code_valid,
+                      t, n_batches, per_batch, V, T, L, seed,
+                      W: tl.constexpr, K: tl.constexpr, KP: tl.constexpr, LP: tl.constexpr, CP: tl.constexpr,
+                      BLOCK_B: tl.constexpr, SG: tl.constexpr, NS: tl.constexpr, HS: tl.constexpr,
+                      DRAW: tl.constexpr):
+        """Pair-updates per row in this batch, for the update cap: ``counts`` (3, V) float32 holds the input
+        rows', the negative-sampling rows' and the Huffman nodes' (the torch step's ``row_cap`` counts)."""
+        j = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
+        p = t + j.to(tl.int64) * n_batches
+        n = tl.load(n_ptr)
+        real = (j < per_batch) & (p < n)
+        pc = tl.where(real, p, 0)
+        centre = tl.load(ids + pc, mask=real, other=0).to(tl.int64)
+        s_c = tl.load(sent + pc, mask=real, other=-1)
+        w_c = tl.load(wsize + pc, mask=real, other=0)
+        ok, cid, cw = _contexts(p, n, real, w_c, s_c, ids, sent, W, CP)                  # (BB, CP)
+        tl.atomic_add(counts + cid, tl.where(ok, 1.0, 0.0), mask=ok)
+        n_ctx = tl.sum(ok.to(tl.float32), axis=1)                                       # (BB,)
+        uses = n_ctx if SG else tl.where(n_ctx > 0.0, 1.0, 0.0)   # pairs per head row: contexts, or 1 (CBOW)
+        if NS:
+            k = tl.arange(0, KP)
+            if DRAW:
+                noise = _noise(seed, pc[:, None] * KP + k[None, :], thr, alias, V, T)
+            else:
+                nk = real[:, None] & (k[None, :] >= 1) & (k[None, :] <= K)
+                noise = tl.load(given_noise + j[:, None].to(tl.int64) * K + k[None, :] - 1, mask=nk, other=0)
+            nrows = tl.where(k[None, :] == 0, centre[:, None], noise)
+            nvalid = real[:, None] & (k[None, :] <= K) & ((k[None, :] == 0) | (nrows != centre[:, None]))
+            tl.atomic_add(counts + V + nrows, tl.zeros((BLOCK_B, KP), tl.float32) + uses[:, None], mask=nvalid)
+        if HS:
+            ll = tl.arange(0, LP)
+            hm = real[:, None] & (ll[None, :] < L)
+            hoff = centre[:, None] * L + ll[None, :]
+            hrows = tl.load(points + hoff, mask=hm, other=0)
+            hvalid = hm & (tl.load(code_valid + hoff, mask=hm, other=0.0) > 0.5)
+            tl.atomic_add(counts + 2 * V + hrows, tl.zeros((BLOCK_B, LP), tl.float32) + uses[:, None], mask=hvalid)
+
+    @triton.jit
     def _score(X, x, valid, label, lr, max_exp):
         """Scores of inputs ``x`` (BB, BD) against head tiles ``X`` (BB, P, BD): (g (BB, P), loss terms)."""
         f = tl.sum(X * x[:, None, :], axis=2)                                           # (BB, P)
@@ -108,12 +152,12 @@ if triton is not None:
                     ids, sent, wsize, n_ptr,                        # the plan: (N,) int32 x3, () int64
                     thr, alias, given_noise,                        # alias table (V,) int64; (B, K) int64
                     points, codes, code_valid,                      # Huffman paths (V, L)
-                    loss_ptr,                                       # (1,) float64
-                    t, n_batches, per_batch, D, V, T, L, seed, lr, max_exp,
+                    loss_ptr, counts,                               # (1,) float64; (3, V) float32
+                    t, n_batches, per_batch, D, V, T, L, seed, lr, max_exp, cap,
                     W: tl.constexpr, K: tl.constexpr, KP: tl.constexpr, LP: tl.constexpr, CP: tl.constexpr,
                     BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr, SG: tl.constexpr, CBOW_MEAN: tl.constexpr,
                     NS: tl.constexpr, HS: tl.constexpr, LOCKF: tl.constexpr, LOSS: tl.constexpr,
-                    DRAW: tl.constexpr):
+                    DRAW: tl.constexpr, CAP: tl.constexpr):
         j = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)                          # (BB,) batch slot
         p = t + j.to(tl.int64) * n_batches                                              # (BB,) plan position
         n = tl.load(n_ptr)
@@ -175,6 +219,8 @@ if triton is not None:
                         loss += tl.sum(terms, axis=1)
                 if LOCKF:
                     work = work * tl.load(lockf + cid_o, mask=ok_o, other=0.0)[:, None]
+                if CAP:
+                    work = work * (cap / tl.maximum(tl.load(counts + cid_o, mask=ok_o, other=1.0), cap))[:, None]
                 tl.atomic_add(vptr, work, mask=vmask)
         else:  # CBOW: the mean (or sum) of the context vectors against the heads, all contexts at once
             vptr = syn0 + cid[:, :, None] * D + d[None, None, :]
@@ -203,23 +249,30 @@ if triton is not None:
             upd = tl.zeros((BLOCK_B, CP, BLOCK_D), tl.float32) + work[:, None, :]         # (BB, CP, BD)
             if LOCKF:
                 upd = upd * tl.load(lockf + cid, mask=ok, other=0.0)[:, :, None]
+            if CAP:
+                upd = upd * (cap / tl.maximum(tl.load(counts + cid, mask=ok, other=1.0), cap))[:, :, None]
             tl.atomic_add(vptr, upd, mask=vmask)
 
         if NS:
+            if CAP:
+                dU = dU * (cap / tl.maximum(tl.load(counts + V + nrows, mask=nvalid, other=1.0), cap))[:, :, None]
             tl.atomic_add(nptr, dU, mask=nmask)
         if HS:
+            if CAP:
+                dH = dH * (cap / tl.maximum(tl.load(counts + 2 * V + hrows, mask=hvalid, other=1.0), cap))[:, :, None]
             tl.atomic_add(hptr, dH, mask=hmask)
         if LOSS:
             tl.atomic_add(loss_ptr, tl.sum(loss, axis=0).to(tl.float64))
 
 
 def launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.Tensor, noise=None,
-           block_b: int | None = None) -> None:
-    """Train one :class:`~torch_w2v.training.device_batches.PlanBatch` in place with one kernel launch.
+           block_b: int | None = None, counts: torch.Tensor | None = None) -> None:
+    """Train one :class:`~torch_w2v.training.device_batches.PlanBatch` in place: one kernel launch, or three
+    with ``cfg.update_cap`` (zero the counts, count the pair-updates per row, train).
 
     ``noise`` (per_batch, K) int64 replaces the in-kernel draws (tests compare with the torch step);
     ``seed`` keys the draws otherwise. ``loss`` is a () float64 accumulator (written when
-    ``cfg.compute_loss``).
+    ``cfg.compute_loss``); ``counts`` a (3, V) float32 buffer for the cap (allocated when None).
     """
     plan, syn0 = batch.plan, weights.syn0
     V, D = syn0.shape
@@ -235,16 +288,25 @@ def launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.Tensor
     P = (KP if K else 0) + (LP if cfg.hs else 0)
     BB = block_b or block_centres(syn0.device, P, BLOCK_D, plan.per_batch)
     grid = (triton.cdiv(plan.per_batch, BB),)
+    given = noise if noise is not None else dummy_i
+    cap = cfg.update_cap
+    if cap:
+        counts = counts if counts is not None else torch.empty(3, V, dtype=torch.float32, device=syn0.device)
+        counts.zero_()
+        _count_kernel[grid](counts, plan.ids, plan.sent, plan.wsize, plan.n.reshape(1), thr, alias, given, points,
+                            valid, batch.t, plan.n_batches, plan.per_batch, V, T, L, seed, W=plan.window, K=K,
+                            KP=KP, LP=LP, CP=CP, BLOCK_B=BB, SG=bool(cfg.sg), NS=bool(K), HS=bool(cfg.hs),
+                            DRAW=noise is None, num_warps=4)
+        LAUNCHES[0] += 1
     _w2v_kernel[grid](
         syn0, weights.syn1neg if K else dummy_f, weights.syn1 if cfg.hs else dummy_f,
         tables.lockf if tables.lockf is not None else dummy_f,
         plan.ids, plan.sent, plan.wsize, plan.n.reshape(1),
-        thr, alias, noise if noise is not None else dummy_i,
-        points, codes, valid, loss.reshape(1),
-        batch.t, plan.n_batches, plan.per_batch, D, V, T, L, seed, lr, MAX_EXP,
+        thr, alias, given, points, codes, valid, loss.reshape(1), counts if cap else dummy_f,
+        batch.t, plan.n_batches, plan.per_batch, D, V, T, L, seed, lr, MAX_EXP, float(cap or 0),
         W=plan.window, K=K, KP=KP, LP=LP, CP=CP, BLOCK_B=BB, BLOCK_D=BLOCK_D, SG=bool(cfg.sg),
         CBOW_MEAN=bool(cfg.cbow_mean), NS=bool(K), HS=bool(cfg.hs), LOCKF=tables.lockf is not None,
-        LOSS=bool(cfg.compute_loss), DRAW=noise is None, num_warps=4)
+        LOSS=bool(cfg.compute_loss), DRAW=noise is None, CAP=bool(cap), num_warps=4)
     LAUNCHES[0] += 1
 
 
@@ -286,13 +348,15 @@ class TritonStep(Step):
         self.lockf = tables.lockf.reshape(-1).contiguous() if tables.lockf is not None else None
         self.tables = _Flat(tables, self.lockf)
         self.seed = 0
+        self.counts = (torch.empty(3, weights.syn0.shape[0], dtype=torch.float32, device=device)
+                       if cfg.update_cap else None)  # the update cap's per-row counts, reused every step
 
     def begin_chunk(self, generator):
         super().begin_chunk(generator)
         self.seed = generator.initial_seed() % (2**31 - 1)  # no device read: the chunk's key, not a draw
 
     def __call__(self, batch, lr: float) -> None:
-        launch(self.cfg, self.weights, self.tables, batch, lr, self.seed, self.loss)
+        launch(self.cfg, self.weights, self.tables, batch, lr, self.seed, self.loss, counts=self.counts)
 
 
 class _Flat:
