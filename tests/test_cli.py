@@ -15,6 +15,8 @@ from gensim.models import KeyedVectors
 
 from torch_w2v import Word2Vec, cli
 from torch_w2v.evaluate import detect_binary, evaluate, load_vectors
+from torch_w2v.export import save_vectors
+from torch_w2v.vocab import read_vocab
 
 try:
     import matplotlib  # noqa: F401
@@ -72,8 +74,11 @@ def test_train_writes_binary_vectors_gensim_loads(trained, reference_vocab):
 
 
 def test_save_vocab_is_word2vec_c_format(trained, reference_vocab):
+    """word2vec.c's -read-vocab takes the first line for its end-of-sentence token '</s>' (issue 12.14): without
+    it the most frequent word would end every sentence there and never be trained."""
     folder, _ = trained
-    lines = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    first, *lines = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    assert first == "</s> 300"  # one end of sentence per line of the corpus, as word2vec.c counts it
     assert [line.split(" ")[0] for line in lines] == reference_vocab.index_to_key
     assert [int(line.split(" ")[1]) for line in lines] == [
         reference_vocab.get_vecattr(w, "count") for w in reference_vocab.index_to_key]
@@ -230,7 +235,11 @@ def test_missing_corpus_and_bad_flag_value_in_real_processes(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["train", "c.txt", "-o", "v", "-binary", "2"], "argument -binary: must be 0 or 1, got '2'"),
     (["train", "c.txt", "-o", "v", "-window", "0"], "argument -window/--window: must be an integer >= 1, got '0'"),
-    (["train", "c.txt", "-o", "v", "-alpha", "0"], "argument -alpha/--alpha: must be a number > 0, got '0'"),
+    (["train", "c.txt", "-o", "v", "-alpha", "0"], "argument -alpha/--alpha: must be a finite number > 0, got '0'"),
+    (["train", "c.txt", "-o", "v", "-alpha", "inf"], "argument -alpha/--alpha: must be a finite number > 0, got 'inf'"),
+    (["train", "c.txt", "-o", "v", "-alpha", "nan"], "argument -alpha/--alpha: must be a finite number > 0, got 'nan'"),
+    (["train", "c.txt", "-o", "v", "-sample", "inf"], "argument -sample/--sample: must be a finite number >= 0"),
+    (["train", "c.txt", "-o", "v", "--ns-exponent", "inf"], "argument --ns-exponent: must be a finite number"),
     (["train", "c.txt", "-o", "v", "-cbow", "1", "--sg", "1"], "-cbow 1 and --sg 1 contradict each other"),
     (["train", "c.txt"], "nothing would be written: pass -output/-o FILE"),
     (["train", "c.txt", "-train", "d.txt", "-o", "v"], "two corpora given"),
@@ -264,9 +273,9 @@ def test_read_vocab_rejects_a_malformed_file(tmp_path):
     path = tmp_path / "vocab.txt"
     path.write_text("the 10\nof ten\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"vocab.txt, line 2: expected 'word count'.*'of ten'"):
-        cli.read_vocab(path)
+        read_vocab(path)
     path.write_text("</s> 300\nthe 10\nof 4\n", encoding="utf-8")
-    assert cli.read_vocab(path) == {"the": 10, "of": 4}  # word2vec.c's end-of-sentence token is skipped
+    assert read_vocab(path) == {"the": 10, "of": 4}  # word2vec.c's end-of-sentence token is skipped
 
 
 def test_detect_binary_and_load_vectors_on_compressed_text(tmp_path):
@@ -277,6 +286,6 @@ def test_detect_binary_and_load_vectors_on_compressed_text(tmp_path):
     assert detect_binary(tmp_path / "v.txt.gz") is False and detect_binary(tmp_path / "v.bin") is True
     np.testing.assert_array_equal(load_vectors(tmp_path / "v.txt.gz").vectors, kv.vectors)
     np.testing.assert_array_equal(load_vectors(tmp_path / "v.bin").vectors, kv.vectors)
-    cli.save_vectors(kv, tmp_path / "out.bin", binary=True)
+    save_vectors(kv, tmp_path / "out.bin", binary=True)
     assert (tmp_path / "out.bin").read_bytes() == (tmp_path / "v.bin").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin", "v.bin", "v.txt.gz"]

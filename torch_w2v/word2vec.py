@@ -98,14 +98,15 @@ class Word2Vec:
                  max_final_vocab=D.max_final_vocab, shrink_windows=D.shrink_windows, *,
                  device=D.device, batch_size=D.batch_size, chunk_words=D.chunk_words, update_cap=D.update_cap,
                  engine=D.engine, sync_words=D.sync_words, spill_words=D.spill_words, progress=False):
+        gensim_int = config_mod.gensim_int  # gensim stores these as int(value): window=2.0 is 2, sg=True is 1
         self.vector_size = vector_size
         self.layer1_size = vector_size
         self.alpha, self.min_alpha = float(alpha), float(min_alpha)
-        self.window, self.shrink_windows = window, bool(shrink_windows)
+        self.window, self.shrink_windows = gensim_int("window", window), bool(shrink_windows)
         self.min_count, self.max_vocab_size, self.max_final_vocab = min_count, max_vocab_size, max_final_vocab
-        self.sample, self.seed, self.workers = sample, seed, workers
-        self.sg, self.hs, self.negative = sg, hs, negative
-        self.ns_exponent, self.cbow_mean = ns_exponent, cbow_mean
+        self.sample, self.seed, self.workers = sample, config_mod.check_seed(seed), workers
+        self.sg, self.hs, self.negative = gensim_int("sg", sg), gensim_int("hs", hs), gensim_int("negative", negative)
+        self.ns_exponent, self.cbow_mean = ns_exponent, gensim_int("cbow_mean", cbow_mean)
         self.hashfxn, self.epochs, self.null_word = hashfxn, epochs, null_word
         self.sorted_vocab, self.batch_words = sorted_vocab, batch_words
         self.compute_loss, self.comment = bool(compute_loss), comment
@@ -130,6 +131,7 @@ class Word2Vec:
         self.syn1neg = None
         self.syn1 = None
         self.lifecycle_events = []
+        self._drawn_seed = None  # the seed used for seed=None (see _seed_value)
         self.random = np.random.default_rng(seed)
         self.wv = KeyedVectors(vector_size)
         self.wv.vectors_lockf = np.ones(1, dtype=np.float32)  # 0.0 freezes a word's input vector
@@ -160,6 +162,15 @@ class Word2Vec:
         """The current settings as a validated, frozen :class:`TrainConfig`."""
         values = {name: getattr(self, name) for name in config_mod.FIELDS}
         return config_mod.validate(TrainConfig(**values))
+
+    def _seed_value(self) -> int:
+        """``seed``; for ``seed=None`` (gensim: a random seed) one drawn from the OS at first use and kept, in
+        saved models and checkpoints too, so that a resumed or continued run goes on with the same draws."""
+        if self.seed is not None:
+            return int(self.seed)
+        if self._drawn_seed is None:
+            self._drawn_seed = int(np.random.SeedSequence().entropy % 2**32)
+        return self._drawn_seed
 
     def add_lifecycle_event(self, event_name, log_level=logging.INFO, **event):
         """Record an event in ``lifecycle_events`` (kept in saved models) and log it, as gensim does."""
@@ -279,7 +290,7 @@ class Word2Vec:
     def init_weights(self):
         """Initial weights: input vectors drawn as gensim 4.4 draws them, output weights zero."""
         logger.info("resetting layer weights")
-        self.wv.vectors = vocab_mod.init_vectors(len(self.wv), self.vector_size, self.seed)
+        self.wv.vectors = vocab_mod.init_vectors(len(self.wv), self.vector_size, self._seed_value())
         self.wv.norms = None
         self.wv.allocate_vecattrs()
         if self.hs:
@@ -295,7 +306,8 @@ class Word2Vec:
                 "You cannot do an online vocabulary-update of a model which has no prior vocabulary. "
                 "First build the vocabulary of your model with a corpus before doing an online update.")
         old = len(self.wv.vectors)
-        self.wv.vectors = vocab_mod.init_vectors(len(self.wv), self.vector_size, self.seed, prior=self.wv.vectors)
+        self.wv.vectors = vocab_mod.init_vectors(len(self.wv), self.vector_size, self._seed_value(),
+                                                 prior=self.wv.vectors)
         self.wv.norms = None
         self.wv.allocate_vecattrs()
         gained = len(self.wv.vectors) - old
@@ -305,7 +317,7 @@ class Word2Vec:
             self.syn1neg = np.vstack([self.syn1neg, np.zeros((gained, self.layer1_size), dtype=np.float32)])
 
     # ------------------------------------------------------------------------------------- training
-    def _check_training_sanity(self, epochs=None, total_examples=None, total_words=None):
+    def _check_training_sanity(self, epochs=None, total_examples=None, total_words=None, resuming=False):
         if not self.hs and not self.negative:
             raise ValueError(
                 "You must set either 'hs' or 'negative' to be positive for proper training. "
@@ -314,7 +326,7 @@ class Word2Vec:
             logger.warning(
                 "Both hierarchical softmax and negative sampling are activated. This is probably a mistake. "
                 "You should set either 'hs=0' or 'negative=0' to disable one of them. ")
-        if self.alpha > self.min_alpha_yet_reached:
+        if self.alpha > self.min_alpha_yet_reached and not resuming:  # a resumed run goes on mid-schedule
             logger.warning("Effective 'alpha' higher than previous training cycles")
         if not self.wv.key_to_index:
             raise RuntimeError(
@@ -350,7 +362,8 @@ class Word2Vec:
         self.alpha = start_alpha or self.alpha
         self.min_alpha = end_alpha or self.min_alpha
         self.epochs = epochs
-        self._check_training_sanity(epochs=epochs, total_examples=total_examples, total_words=total_words)
+        self._check_training_sanity(epochs=epochs, total_examples=total_examples, total_words=total_words,
+                                    resuming=resume is not None)
         corpus_mod.check(corpus_iterable, corpus_file, passes=epochs)
         if word_count:
             raise NotImplementedError(f"word_count={word_count!r} is not supported (gensim 4 ignores it too); "
@@ -375,6 +388,7 @@ class Word2Vec:
         source = (distributed.shard(corpus_iterable, corpus_file, self.corpus_count) if parallel
                   else corpus_mod.sentences_of(corpus_iterable, corpus_file))
         encoded = corpus_mod.encode(source, self.wv.key_to_index, spill_words=cfg.spill_words)
+        corpus_mod.check_not_exhausted(encoded, total_examples or total_words, parallel)
         threads = _training_threads(self.workers, encoded.total_raw_words, self.batch_words)
         cfg = dataclasses.replace(cfg, workers=threads)
         if resume is not None:
@@ -402,7 +416,7 @@ class Word2Vec:
                                                   max(1, round(encoded.total_raw_words / cfg.sync_words)))
                         if parallel else None)
             engine = Engine(cfg, weights.syn0, weights.syn1neg, weights.syn1, weights.tables(),
-                            seed=_mix(self.seed, self.train_count) + 7_777_777 * distributed.rank(),
+                            seed=_mix(self._seed_value(), self.train_count) + 7_777_777 * distributed.rank(),
                             device=device, prefetch=int(queue_factor),
                             words_per_epoch=expected_words(encoded, self.wv), averager=averager)
             if engine.fused is not None:
