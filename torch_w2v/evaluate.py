@@ -122,6 +122,10 @@ def _check_binary_records(probe: bytes, count: int, dims: int, path):
                 raise ValueError(f"{path} ends inside record {record}: the file is truncated, or its header "
                                  f"(count {count}, {dims} dimensions) is wrong.")
             return
+    if count <= _PROBE_RECORDS and len(probe) < _PROBE_BYTES and probe[at:].strip(b"\n"):
+        raise ValueError(f"{path}: {len(probe) - at} bytes follow the {count} records of {dims} dimensions that "
+                         f"the header announces. The header disagrees with the records (or pass --text if "
+                         f"the file is text).")
 
 
 def _parse_header(header: bytes, path):
