@@ -12,9 +12,15 @@ command replaces word2vec.c's ``word2vec`` binary in existing scripts. Training 
 defaults (which are word2vec.c's, including CBOW), except ``alpha``: 0.05 for CBOW and 0.025 for
 skip-gram, as word2vec.c and gensim's ``word2vec_standalone`` script do. See ``docs/cli.md``.
 
-Exit status: 0 on success, 1 when a command fails (a missing file, unknown words, an invalid setting),
-2 for a command line that does not parse, 130 when interrupted. Output files are written to a temporary
-file and renamed, so a failed or interrupted run never leaves a partial file.
+Exit status: 0 on success; 1 when a command fails (a missing or corrupted file, unknown words, an invalid
+setting, a full disk), reported in one line that names the file and the fix, never a traceback; 2 for a
+command line that does not parse; 130 when interrupted; 143 on SIGTERM after a checkpoint. Every output is
+checked before any work (writable folder, not an input, not a file of another kind) and written to a
+temporary file and renamed, so a failed or interrupted run never leaves a partial file.
+
+This module is only the command line: the files it reads and writes are handled by
+:mod:`torch_w2v.corpus` (inputs), :mod:`torch_w2v.vocab` (vocabulary files), :mod:`torch_w2v.export`
+(vector files), :mod:`torch_w2v.evaluate` and :mod:`torch_w2v.persist` (models, guarded writes).
 """
 from __future__ import annotations
 
@@ -414,10 +420,11 @@ def _train_settings(args) -> TrainRun:
 
 def _check_outputs(outputs, inputs):
     """Refuse outputs that would overwrite an input, each other, or a file of another kind."""
+    from .corpus import is_url
     from .persist import check_target
     seen = {}
     for flag, path in inputs:
-        if path is not None and not _is_url(path):
+        if path is not None and not is_url(path):
             seen[os.path.realpath(path)] = flag
     for flag, path, kind in outputs:
         _check_folder(flag, path)
@@ -427,11 +434,6 @@ def _check_outputs(outputs, inputs):
                            f"Name another file.")
         seen[real] = flag
         _library_call(flag, check_target, path, kind)
-
-
-def _is_url(path) -> bool:
-    from .corpus import is_url
-    return is_url(path)
 
 
 def _check_resume(run: TrainRun):
