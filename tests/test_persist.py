@@ -173,6 +173,13 @@ def test_each_output_kind_replaces_only_its_own_kind(tmp_path, files, existing, 
             assert target.read_bytes() == content
 
 
+def test_a_device_or_pipe_is_never_replaced_by_a_renamed_file(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    for path in ("/dev/null", tmp_path / "pipe"):
+        with pytest.raises(FileExistsError, match="not a regular file"):
+            persist.check_target(path, "vectors")
+
+
 def test_save_refuses_to_replace_a_corpus(tmp_path, corpus_file, files):
     _, model = files
     corpus = tmp_path / "corpus.txt"

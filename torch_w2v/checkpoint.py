@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import signal
 import threading
 import time
-
-import os
 
 from . import persist
 from .config import FIELDS

@@ -154,6 +154,9 @@ def check_target(path, kind: str, flag: str | None = None) -> None:
         raise IsADirectoryError(f"{named} is a directory; name a file to write {KINDS[kind]} to.")
     if not os.path.lexists(path):
         return
+    if os.path.exists(path) and not os.path.isfile(path):  # /dev/null, a pipe: a rename would replace it
+        raise FileExistsError(f"{named} is not a regular file (a device or a pipe); outputs are written to a "
+                              f"temporary file and renamed over the target, which would replace it. Name a file.")
     try:
         found = sniff(path)
     except OSError:
