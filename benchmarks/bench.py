@@ -231,6 +231,7 @@ def worker(spec: Spec) -> dict | None:
         version = gensim.__version__
     else:
         import torch
+
         import torch_w2v
         from torch_w2v import Word2Vec
         version = torch_w2v.__version__
@@ -290,6 +291,7 @@ def _effective_batch(model, spec: Spec) -> int:
     if spec.batch_size is not None:
         return spec.batch_size
     import torch
+
     from torch_w2v.training.engine import default_batch_size
     return default_batch_size(torch.device(spec.device or "cpu"), _kept_words(model),
                               large=spec.engine in ("fused", "triton"))
@@ -476,8 +478,9 @@ def probe(devices) -> dict:
     import gensim
     import numpy
     import torch
-    from torch_w2v.training.steps import fused
+
     from torch_w2v.training.engine import default_batch_size
+    from torch_w2v.training.steps import fused
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as fin:

@@ -4,6 +4,7 @@ One training run (word2vec.c's flags, module fixture) writes the vectors, the vo
 the loss plot; the other tests read those files or run the other subcommands on them. Parsing errors are
 also checked in-process through ``cli.main``, which is cheaper than a process per case.
 """
+import argparse
 import json
 import os
 import subprocess
@@ -12,9 +13,13 @@ import sys
 import numpy as np
 import pytest
 from gensim.models import KeyedVectors
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from torch_w2v import Word2Vec, cli
 from torch_w2v.evaluate import detect_binary, evaluate, load_vectors
+from torch_w2v.export import save_vectors
+from torch_w2v.vocab import read_vocab
 
 try:
     import matplotlib  # noqa: F401
@@ -72,8 +77,11 @@ def test_train_writes_binary_vectors_gensim_loads(trained, reference_vocab):
 
 
 def test_save_vocab_is_word2vec_c_format(trained, reference_vocab):
+    """word2vec.c's -read-vocab takes the first line for its end-of-sentence token '</s>' (issue 12.14): without
+    it the most frequent word would end every sentence there and never be trained."""
     folder, _ = trained
-    lines = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    first, *lines = (folder / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    assert first == "</s> 300"  # one end of sentence per line of the corpus, as word2vec.c counts it
     assert [line.split(" ")[0] for line in lines] == reference_vocab.index_to_key
     assert [int(line.split(" ")[1]) for line in lines] == [
         reference_vocab.get_vecattr(w, "count") for w in reference_vocab.index_to_key]
@@ -230,7 +238,11 @@ def test_missing_corpus_and_bad_flag_value_in_real_processes(tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["train", "c.txt", "-o", "v", "-binary", "2"], "argument -binary: must be 0 or 1, got '2'"),
     (["train", "c.txt", "-o", "v", "-window", "0"], "argument -window/--window: must be an integer >= 1, got '0'"),
-    (["train", "c.txt", "-o", "v", "-alpha", "0"], "argument -alpha/--alpha: must be a number > 0, got '0'"),
+    (["train", "c.txt", "-o", "v", "-alpha", "0"], "argument -alpha/--alpha: must be a finite number > 0, got '0'"),
+    (["train", "c.txt", "-o", "v", "-alpha", "inf"], "argument -alpha/--alpha: must be a finite number > 0, got 'inf'"),
+    (["train", "c.txt", "-o", "v", "-alpha", "nan"], "argument -alpha/--alpha: must be a finite number > 0, got 'nan'"),
+    (["train", "c.txt", "-o", "v", "-sample", "inf"], "argument -sample/--sample: must be a finite number >= 0"),
+    (["train", "c.txt", "-o", "v", "--ns-exponent", "inf"], "argument --ns-exponent: must be a finite number"),
     (["train", "c.txt", "-o", "v", "-cbow", "1", "--sg", "1"], "-cbow 1 and --sg 1 contradict each other"),
     (["train", "c.txt"], "nothing would be written: pass -output/-o FILE"),
     (["train", "c.txt", "-train", "d.txt", "-o", "v"], "two corpora given"),
@@ -264,9 +276,9 @@ def test_read_vocab_rejects_a_malformed_file(tmp_path):
     path = tmp_path / "vocab.txt"
     path.write_text("the 10\nof ten\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"vocab.txt, line 2: expected 'word count'.*'of ten'"):
-        cli.read_vocab(path)
+        read_vocab(path)
     path.write_text("</s> 300\nthe 10\nof 4\n", encoding="utf-8")
-    assert cli.read_vocab(path) == {"the": 10, "of": 4}  # word2vec.c's end-of-sentence token is skipped
+    assert read_vocab(path) == {"the": 10, "of": 4}  # word2vec.c's end-of-sentence token is skipped
 
 
 def test_detect_binary_and_load_vectors_on_compressed_text(tmp_path):
@@ -277,6 +289,249 @@ def test_detect_binary_and_load_vectors_on_compressed_text(tmp_path):
     assert detect_binary(tmp_path / "v.txt.gz") is False and detect_binary(tmp_path / "v.bin") is True
     np.testing.assert_array_equal(load_vectors(tmp_path / "v.txt.gz").vectors, kv.vectors)
     np.testing.assert_array_equal(load_vectors(tmp_path / "v.bin").vectors, kv.vectors)
-    cli.save_vectors(kv, tmp_path / "out.bin", binary=True)
+    save_vectors(kv, tmp_path / "out.bin", binary=True)
     assert (tmp_path / "out.bin").read_bytes() == (tmp_path / "v.bin").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin", "v.bin", "v.txt.gz"]
+
+
+# ------------------------------------------------------------------------- issue 12: what users hit
+def one_error_line(result, *fragments):
+    """The run failed with exit 1 and one 'torch-w2v: error:' line holding each fragment; no traceback."""
+    assert result.returncode == 1, report(result)
+    assert "Traceback" not in result.stderr, report(result)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("torch-w2v: error: ")]
+    assert len(errors) == 1, report(result)
+    for fragment in fragments:
+        assert fragment in errors[0], report(result)
+    return errors[0]
+
+
+@pytest.fixture
+def small_corpus(tmp_path, toy_sentences):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(" ".join(s) for s in toy_sentences) + "\n")
+    return path
+
+
+SMALL = ["-size", "8", "-iter", "2", "-min-count", "1", "-threads", "1", "-q"]
+
+
+def test_checkpoint_and_outputs_never_replace_the_corpus_or_a_file_of_another_kind(tmp_path, small_corpus):
+    """Issue 12.1: --checkpoint PATH replaced whatever PATH held (a corpus, a model), exit 0, no word."""
+    before = small_corpus.read_bytes()
+    run = run_cli("train", small_corpus, "-o", "v.txt", "--checkpoint", small_corpus, *SMALL, cwd=tmp_path)
+    one_error_line(run, f"--checkpoint {small_corpus} is the same file as the corpus")
+    (tmp_path / "notes.txt").write_text("my notes, not a checkpoint\n")
+    run = run_cli("train", small_corpus, "-o", "v.txt", "--checkpoint", "notes.txt", *SMALL, cwd=tmp_path)
+    one_error_line(run, "--checkpoint: notes.txt already exists and holds a file of another kind")
+    run = run_cli("train", small_corpus, "--save-model", "notes.txt", *SMALL, cwd=tmp_path)
+    one_error_line(run, "--save-model: notes.txt already exists", "not a torch_w2v model file")
+    run = run_cli("train", small_corpus, "-o", "v.txt", "--save-model", "v.txt", *SMALL, cwd=tmp_path)
+    one_error_line(run, "--save-model v.txt is the same file as the -output")
+    assert small_corpus.read_bytes() == before
+    assert (tmp_path / "notes.txt").read_text() == "my notes, not a checkpoint\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt", "notes.txt"]
+    # the files of this run's own kinds are replaced: vectors by vectors, its checkpoint by itself
+    for _ in range(2):
+        run = run_cli("train", small_corpus, "-o", "v.txt", "--checkpoint", "run.ckpt", *SMALL, cwd=tmp_path)
+        assert run.returncode == 0, report(run)
+
+
+def test_a_silent_server_fails_train_and_eval_in_one_line_naming_the_url(tmp_path):
+    """Issue 12.2, through the command line: a server that accepts and never answers hung forever."""
+    import socket
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    url = f"http://127.0.0.1:{server.getsockname()[1]}/data.txt"
+    env = dict(os.environ, TORCH_W2V_URL_TIMEOUT="1")
+    env.pop("PYTHONPATH", None)
+    try:
+        for args in (["train", url, "-o", "v.txt"], ["eval", url], ["similar", url, "king"]):
+            run = subprocess.run([sys.executable, "-m", "torch_w2v", *args], cwd=tmp_path, env=env,
+                                 capture_output=True, text=True, timeout=120)
+            one_error_line(run, url, "sent nothing for 1 s")
+    finally:
+        server.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_refuses_other_settings_naming_each(tmp_path, small_corpus):
+    """Issue 12.5: --resume with other -size, -iter, -alpha, --sg ignored them silently."""
+    run = run_cli("train", small_corpus, "-o", "v.txt", "--checkpoint", "run.ckpt", "-cbow", "0", *SMALL,
+                  cwd=tmp_path)
+    assert run.returncode == 0, report(run)
+    run = run_cli("train", small_corpus, "-o", "v.txt", "--checkpoint", "run.ckpt", "--resume", "-size", "50",
+                  "-iter", "3", "-alpha", "0.1", "--sg", "0", "-q", cwd=tmp_path)
+    one_error_line(run, "-size 50 (the checkpoint has 8)", "-iter 3 (the checkpoint has 2)",
+                   "-alpha 0.1 (the checkpoint has 0.025)", "--sg 0 (the checkpoint has 1)")
+    run = run_cli("train", small_corpus, "-o", "v.txt", "--checkpoint", "run.ckpt", "--resume", "-cbow", "0",
+                  *SMALL[:-1], "-v", cwd=tmp_path)  # the same settings: fine
+    assert run.returncode == 0, report(run)
+    assert "Effective 'alpha' higher" not in run.stderr  # issue 12.11: logged on every resume
+
+
+@pytest.mark.parametrize("ext", [".gz", ".bz2"])
+def test_a_truncated_compressed_corpus_is_one_line_naming_the_file(tmp_path, small_corpus, ext):
+    """Issue 12.6: a traceback from the CLI."""
+    import bz2
+    import gzip
+    data = {".gz": gzip.compress, ".bz2": bz2.compress}[ext](small_corpus.read_bytes() * 20)
+    (tmp_path / f"c.txt{ext}").write_bytes(data[:len(data) // 2])
+    run = run_cli("train", f"c.txt{ext}", "-o", "v.txt", *SMALL, cwd=tmp_path)
+    one_error_line(run, f"c.txt{ext}: the compressed file is truncated or damaged")
+    assert not (tmp_path / "v.txt").exists()
+
+
+def test_unwritable_output_folder_fails_before_training(tmp_path, small_corpus):
+    """Issue 12.7: -o into a read-only folder failed only after training."""
+    from test_persist import tmpfs
+    with tmpfs(tmp_path / "ro", "ro,size=64k") as folder:
+        run = run_cli("train", small_corpus, "-o", folder / "v.txt", "-size", "8", "-min-count", "1", cwd=tmp_path)
+        one_error_line(run, f"-output {folder / 'v.txt'}: cannot write in the folder", "Read-only file system")
+        assert "EPOCH" not in run.stderr and "vocabulary" not in run.stderr
+
+
+@pytest.mark.parametrize("flag, name", [("--save-model", "m.w2v"), ("--checkpoint", "run.ckpt")])
+def test_a_full_disk_is_one_line_naming_the_target(tmp_path, small_corpus, flag, name):
+    """Issue 12.7: a traceback ending in torch's 'enforce fail at inline_container.cc ... unexpected pos'."""
+    from test_persist import tmpfs
+    with tmpfs(tmp_path / "small", "size=8k") as folder:
+        out = [] if flag == "--save-model" else ["-o", tmp_path / "v.txt"]
+        run = run_cli("train", small_corpus, flag, folder / name, *out, "-size", "64", "-min-count", "1", "-q",
+                      cwd=tmp_path)
+        one_error_line(run, "No space left on device", str(folder / name))
+        assert "inline_container" not in run.stderr and os.listdir(folder) == []
+
+
+def test_a_file_size_limit_is_one_line_naming_the_target(tmp_path, small_corpus):
+    """The same through RLIMIT_FSIZE (EFBIG), which needs no root."""
+    import resource
+    import signal
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([sys.executable, "-m", "torch_w2v", "train", str(small_corpus), "--save-model", "m.w2v",
+                          "-size", "64", "-min-count", "1", "-q"], cwd=tmp_path, env=env, preexec_fn=limit,
+                         capture_output=True, text=True, timeout=300)
+    one_error_line(run, "File too large (while writing m.w2v)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.txt"]
+
+
+@pytest.fixture
+def vectors_with_nan(tmp_path):
+    kv = KeyedVectors(3)
+    words = ["king", "queen", "man", "woman", "broken", "inf"]
+    vectors = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0], [0.1, 0.9, 0], [np.nan, 1, 0], [np.inf, 0, 1]],
+                       dtype=np.float32)
+    kv.add_vectors(words, vectors)
+    kv.save_word2vec_format(str(tmp_path / "v.txt"))
+    return tmp_path / "v.txt"
+
+
+def test_similar_on_vectors_with_nan_rows(vectors_with_nan):
+    """Issue 12.9: 'similar' printed nan scores, or silently dropped the word, exit 0."""
+    folder = vectors_with_nan.parent
+    run = run_cli("similar", "v.txt", "king", cwd=folder)
+    assert run.returncode == 0, report(run)
+    assert "nan" not in run.stdout.lower() and "inf" not in run.stdout.split("\n", 1)[1]
+    assert [line.split()[1] for line in run.stdout.splitlines()[1:]] == ["queen", "woman", "man"]
+    assert "warning: v.txt: 2 words have NaN or inf in their vectors" in run.stderr
+    assert "'broken', 'inf'" in run.stderr
+    run = run_cli("similar", "v.txt", "broken", cwd=folder)
+    one_error_line(run, "v.txt: the vector of 'broken' holds NaN or inf")
+    run = run_cli("eval", "v.txt", "--no-analogies", "--json", cwd=folder)
+    assert run.returncode == 0 and json.loads(run.stdout)["non_finite_words"] == 2, report(run)
+
+
+def test_eval_with_one_known_pair_reports_a_null_score(tmp_path):
+    """Issue 12.10: eval failed with scipy's 'x and y must have length at least 2'."""
+    kv = KeyedVectors(3)
+    kv.add_vectors(["tiger", "cat", "zebra"], np.eye(3, dtype=np.float32))
+    kv.save_word2vec_format(str(tmp_path / "v.txt"))
+    (tmp_path / "pairs.tsv").write_text("tiger\tcat\t7.35\nbook\tpaper\t7.46\n")
+    run = run_cli("eval", "v.txt", "--no-analogies", "--wordsim", "pairs.tsv", "--simlex", "pairs.tsv", "--json",
+                  cwd=tmp_path)
+    assert run.returncode == 0, report(run)
+    scores = json.loads(run.stdout)["pairs"]
+    assert scores["wordsim353"]["spearman"] is None and scores["wordsim353"]["pairs"] == 1
+    table = run_cli("eval", "v.txt", "--no-analogies", "--wordsim", "pairs.tsv", "--simlex", "pairs.tsv",
+                    cwd=tmp_path)
+    assert table.returncode == 0 and "n/a" in table.stdout, report(table)
+
+
+def test_a_directory_is_named_as_a_directory(tmp_path, capsys, monkeypatch):
+    """Issue 12.11: a directory given as corpus or model said 'no such file'."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "_setup_logging", lambda level: None)
+    (tmp_path / "folder").mkdir()
+    for argv in (["train", "folder", "-o", "v.txt"], ["eval", "folder"], ["similar", "folder", "x"],
+                 ["train", "-read-vocab", "folder", "-o", "v.txt"], ["train", "-o", "folder"]):
+        assert cli.main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("torch-w2v: error: ") and "is a directory" in err and "no such file" not in err
+
+
+def test_docs_cli_md_describes_every_train_option():
+    """Issue 12.11: docs/cli.md lacked --checkpoint, --checkpoint-every, --resume and --sync-words, although
+    'train -h' sends the reader there."""
+    docs = open(os.path.join(os.path.dirname(__file__), "..", "docs", "cli.md"), encoding="utf-8").read()
+    parser = cli.build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    missing = [action.option_strings[0] for action in train._actions if action.option_strings
+               and action.help != argparse.SUPPRESS and not any(f"`{o}" in docs for o in action.option_strings)]
+    assert missing == []
+
+
+# Random command lines made of one hostile input each: every failure is one line with exit 1 (or a usage
+# error, exit 2), never a traceback. In-process (cli.main) on real files, so that many cases run.
+HOSTILE = {
+    "missing": None, "directory": None, "empty": b"", "text": b"the quick brown fox\n",
+    "garbage": bytes(range(256)) * 4, "truncated.gz": None, "header-mismatch": b"2 5\na 1 2 3\nb 4 5 6\n",
+    "corrupt-model": None, "nan-vectors": b"2 2\na nan 1\nb 1 0\n",
+}
+
+
+@pytest.fixture(scope="module")
+def hostile_files(tmp_path_factory, trained):
+    import gzip
+    folder = tmp_path_factory.mktemp("hostile")
+    for name, content in HOSTILE.items():
+        if content is not None:
+            (folder / name).write_bytes(content)
+    (folder / "directory").mkdir()
+    (folder / "truncated.gz").write_bytes(gzip.compress(b"the quick brown fox\n" * 500)[:60])
+    model = (trained[0] / "model.w2v").read_bytes()
+    (folder / "corrupt-model").write_bytes(model[:len(model) // 2] + bytes(100) + model[len(model) // 2 + 100:])
+    return folder
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=st.sampled_from(["train", "train-read-vocab", "train-output", "train-alpha", "eval", "similar",
+                                "plot", "eval-wordsim"]),
+       hostile=st.sampled_from(sorted(HOSTILE)))
+def test_random_cli_error_cases_are_one_line(hostile_files, tmp_path, command, hostile, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cli, "_setup_logging", lambda level: None)
+    bad = str(hostile_files / hostile)
+    argv = {"train": ["train", bad, "-o", "v.txt", "-size", "4", "-min-count", "1", "-iter", "1", "-q"],
+            "train-read-vocab": ["train", bad, "-read-vocab", bad, "-o", "v.txt", "-q"],
+            "train-output": ["train", str(hostile_files / "text"), "--save-model", bad, "-q"],
+            "train-alpha": ["train", bad, "-o", "v.txt", "-alpha", "inf"],
+            "eval": ["eval", bad, "--no-analogies"], "similar": ["similar", bad, "a"],
+            "plot": ["plot", bad, "-o", "map.png"], "eval-wordsim": ["eval", bad, "--wordsim", bad]}[command]
+    try:
+        status = cli.main(argv)
+    except SystemExit as exc:  # argparse's usage errors
+        status = exc.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    if status == 0:  # e.g. a text file that is a fine corpus, or NaN rows left out with a warning
+        return
+    assert status in (1, 2), err
+    if status == 1:
+        errors = [line for line in err.splitlines() if line.startswith("torch-w2v: error: ")]
+        assert len(errors) == 1, err

@@ -16,7 +16,7 @@ def test_every_field_has_a_default_and_the_defaults_validate():
     (dict(pipeline="gpu"), ValueError, "pipeline must be one of"),
     (dict(window=0), ValueError, "window must be >= 1, got 0"),
     (dict(vector_size=2.5), TypeError, "vector_size must be an integer"),
-    (dict(alpha=float("nan")), ValueError, "alpha must be a number, got NaN"),
+    (dict(alpha=float("nan")), ValueError, "alpha must be a finite number, got nan"),
     (dict(hs=0, negative=0), ValueError, "You must set either 'hs' or 'negative'"),
     (dict(chunk_words=0), ValueError, "chunk_words must be >= 1"),
 ])

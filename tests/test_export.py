@@ -192,3 +192,28 @@ def test_copy_is_equal_and_independent(kv):
     assert "new" not in kv.key_to_index and "added" not in kv.key_to_index
     assert len(kv) == len(KEYS)
     assert copy.index_to_key[-1] == "added" and copy.vectors.shape == (len(KEYS) + 1, 5)
+
+
+def test_to_gensim_returns_gensims_class_when_torch_w2v_stands_in_for_it(toy_sentences, monkeypatch):
+    """Issue 12.13: the usual way to put torch_w2v under a library is to assign gensim.models.Word2Vec;
+    to_gensim() then returned a torch_w2v model."""
+    import gensim.models
+    import gensim.models.word2vec
+    from gensim.models.word2vec import Word2Vec as GensimWord2Vec
+
+    from torch_w2v import Word2Vec
+
+    model = Word2Vec(toy_sentences, vector_size=8, min_count=1, epochs=1, device="cpu")
+    monkeypatch.setattr(gensim.models, "Word2Vec", Word2Vec)
+    monkeypatch.setattr(gensim.models.word2vec, "Word2Vec", Word2Vec)
+    out = model.to_gensim()
+    assert type(out) is GensimWord2Vec
+    np.testing.assert_array_equal(out.wv.vectors, model.wv.vectors)
+
+
+def test_gensims_class_is_found_even_if_replaced_before_torch_w2v_was_imported(monkeypatch):
+    from gensim.models.word2vec import Word2Vec as GensimWord2Vec
+
+    from torch_w2v import Word2Vec, export
+    monkeypatch.setattr(export, "_GENSIM_WORD2VEC", Word2Vec)  # what the import would have captured then
+    assert export.gensim_word2vec_class() is GensimWord2Vec

@@ -14,8 +14,8 @@ divided by the count (``1/count x`` its gradient). The test asserts exactly thos
 """
 import pytest
 import torch
-
 from batches import copy_weights, distinct_batch
+
 from torch_w2v import NegativeSamplingLoss, SkipGramNeg, config
 from torch_w2v.config import MAX_EXP
 from torch_w2v.training.steps import fused, torch_step

@@ -15,8 +15,8 @@ import sys
 from types import SimpleNamespace
 
 from torch_w2v import Word2Vec
-from torch_w2v.training.engine import EpochStats
 from torch_w2v.progress import Progress, _bar_size
+from torch_w2v.training.engine import EpochStats
 
 BAR_CHARS = ("%|", "█")
 

@@ -7,8 +7,8 @@ with one, on CUDA.
 import numpy as np
 import pytest
 import torch
-
 from batches import copy_weights, distinct_batch
+
 from torch_w2v import Word2Vec, config
 from torch_w2v.training import device_batches, steps
 from torch_w2v.training.steps import torch_step

@@ -34,9 +34,6 @@ def test_constructor_matches_gensim_names_order_and_defaults():
 
 
 @pytest.mark.parametrize("kwargs, exc, words", [
-    (dict(sg=2), ValueError, ["sg", "2"]),
-    (dict(sg=1, hs=3), ValueError, ["hs", "3"]),
-    (dict(sg=0, cbow_mean=5), ValueError, ["cbow_mean", "5"]),
     (dict(sg=1, vector_size=0), ValueError, ["vector_size", "0"]),
     (dict(sg=1, window=0), ValueError, ["window", "0"]),
     (dict(sg=1, epochs=0), ValueError, ["epochs", "0"]),
@@ -45,6 +42,18 @@ def test_constructor_matches_gensim_names_order_and_defaults():
     (dict(sg=1, negative=0, hs=0), ValueError, ["negative", "hs"]),
     (dict(sg=1, vector_size=2.5), TypeError, ["vector_size", "2.5"]),
     (dict(sg=1, alpha=-0.1), ValueError, ["alpha", "-0.1"]),
+    # settings that cannot train (issue 12.8): gensim runs them and trains at about min_alpha, or not at all
+    (dict(sg=1, alpha=float("inf")), ValueError, ["alpha", "inf", "finite"]),
+    (dict(sg=1, alpha=float("nan")), ValueError, ["alpha", "nan", "finite"]),
+    (dict(sg=1, min_alpha=float("inf")), ValueError, ["min_alpha", "inf"]),
+    (dict(sg=1, sample=float("inf")), ValueError, ["sample", "inf"]),
+    (dict(sg=1, ns_exponent=float("-inf")), ValueError, ["ns_exponent", "-inf"]),
+    (dict(sg=1, workers=0), ValueError, ["workers", "0"]),
+    # seeds gensim refuses too (numpy.random.RandomState's range and types)
+    (dict(sg=1, seed=-1), ValueError, ["2**32 - 1", "-1"]),
+    (dict(sg=1, seed=2**32), ValueError, ["2**32 - 1", "4294967296"]),
+    (dict(sg=1, seed=1.5), TypeError, ["seed", "1.5"]),
+    (dict(sg=1, seed="1"), TypeError, ["seed", "'1'"]),
     (dict(sg=1, device="tpu"), ValueError, ["tpu"]),
     (dict(sg=1, device="cuda:7"), ValueError, ["cuda:7"]),
 ])
@@ -53,6 +62,53 @@ def test_bad_settings_are_refused_with_the_value_and_the_fix(kwargs, exc, words)
         Word2Vec(**kwargs)
     for word in words:
         assert word in str(info.value)
+
+
+def test_alpha_inf_in_train_is_refused_too(toy_sentences):
+    model = Word2Vec(min_count=1, **SG)
+    model.build_vocab(toy_sentences)
+    with pytest.raises(ValueError, match="alpha must be a finite number, got inf"):
+        model.train(toy_sentences, total_examples=model.corpus_count, epochs=1, start_alpha=float("inf"))
+
+
+# Values gensim 4.4's constructor accepts (it stores int(sg), int(hs), int(negative), int(cbow_mean),
+# int(window), float(alpha): gensim/models/word2vec.py lines 385-396) and what they mean there.
+GENSIM_ACCEPTS = [
+    ("seed", None), ("seed", np.int64(7)), ("seed", 2**32 - 1), ("seed", True),
+    ("window", 2.0), ("window", np.int64(3)), ("sg", 2), ("sg", True), ("hs", True), ("cbow_mean", 2),
+    ("negative", np.int64(3)), ("alpha", 1), ("alpha", np.float32(0.02)), ("min_count", 1.0),
+    ("min_count", np.int64(1)), ("max_vocab_size", 0), ("batch_words", 0), ("null_word", True),
+    ("sorted_vocab", True), ("shrink_windows", 0), ("compute_loss", 1), ("epochs", np.int64(2)),
+]
+
+
+@pytest.mark.parametrize("name, value", GENSIM_ACCEPTS, ids=[f"{n}={v!r}" for n, v in GENSIM_ACCEPTS])
+def test_values_gensim_accepts_behave_as_in_gensim(name, value, toy_sentences):
+    """Issue 12.12: pecanpy passes seed=None (gensim: a random seed); torch_w2v crashed with a TypeError."""
+    from gensim.models import Word2Vec as GensimWord2Vec
+    kwargs = {**dict(vector_size=8, min_count=1, epochs=1, workers=1), name: value}
+    theirs = GensimWord2Vec(toy_sentences, **kwargs)
+    ours = Word2Vec(toy_sentences, device="cpu", **kwargs)
+    assert getattr(ours, name) == getattr(theirs, name)  # stored as gensim stores it (int(2.0) == 2, None)
+    assert ours.wv.index_to_key == theirs.wv.index_to_key
+    assert np.isfinite(ours.wv.vectors).all() and ours.train_count == 1
+    for flag in ("sg", "hs", "cbow_mean"):
+        assert bool(getattr(ours, flag)) == bool(getattr(theirs, flag))
+
+
+def test_seed_none_draws_a_random_seed_and_keeps_it(toy_sentences, tmp_path):
+    """gensim seeds numpy's generators from the OS for seed=None (RandomState(None), default_rng(None) in
+    keyedvectors.prep_vectors); torch_w2v draws one seed per model, used for the initial vectors and every
+    training draw, and keeps it in saved files so that a resumed run goes on with the same draws."""
+    a = Word2Vec(toy_sentences, min_count=1, epochs=1, seed=None, **SG)
+    b = Word2Vec(toy_sentences, min_count=1, epochs=1, seed=None, **SG)
+    assert a.seed is None and b.seed is None  # as gensim's model.seed
+    assert not np.array_equal(a.wv.vectors, b.wv.vectors)
+    a.save(str(tmp_path / "a.w2v"))
+    loaded = Word2Vec.load(str(tmp_path / "a.w2v"))
+    assert loaded.seed is None and loaded._seed_value() == a._seed_value()
+    gensim_model = a.to_gensim()
+    assert gensim_model.seed is None
 
 
 def test_default_device_is_cuda_when_available_else_cpu(toy_sentences):

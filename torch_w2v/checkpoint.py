@@ -8,21 +8,26 @@ generator seeded by (seed, epoch, chunk) (see ``Engine._generator``), so a resum
 uninterrupted one: bit for bit on CPU with ``workers=1`` or ``engine='torch'``.
 
 Writes are atomic (temporary file, fsync, rename): a crash, even SIGKILL during a write, leaves the
-previous checkpoint intact.
+previous checkpoint intact. The path may already hold a checkpoint of this same run (same settings,
+``train()`` arguments and corpus, as when resuming or restarting it); anything else there is refused
+before training starts (:func:`check_target`), so a checkpoint never replaces a corpus, a model or
+another run's checkpoint.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import signal
 import threading
 import time
 
 from . import persist
+from .config import FIELDS
 
 logger = logging.getLogger("torch_w2v")
 
-FORMAT = "torch_w2v.Checkpoint"
+FORMAT = persist.CHECKPOINT_FORMAT
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -61,6 +66,7 @@ class Checkpointer:
         self.model, self.path, self.every = model, path, every
         self.train_args = train_args
         self.corpus = {"sentences": int(encoded.n_sentences), "raw_words": int(encoded.total_raw_words)}
+        check_target(path, model, train_args, self.corpus)
         self.last = time.monotonic()
         self.signal = None
         self.saved_handlers = {}
@@ -91,7 +97,7 @@ class Checkpointer:
         payload["format"] = FORMAT
         payload["resume"] = dataclasses.asdict(ResumeState(
             dict(self.train_args), epoch, dataclasses.asdict(stats), int(trained), int(raw), self.corpus))
-        persist.save_payload(payload, self.path)
+        persist.save_payload(payload, self.path, kind="checkpoint")
         self.last = time.monotonic()
         logger.info("checkpoint saved to %s (epoch %i, chunk %i)", self.path, epoch, stats.chunks)
 
@@ -106,6 +112,30 @@ class Checkpointer:
             if self.signal == signal.SIGTERM:
                 raise SystemExit(143)
             raise TrainingInterrupted(f"training interrupted; resume with Word2Vec.resume({self.path!r}, ...)")
+
+
+def check_target(path, model, train_args: dict, corpus: dict) -> None:
+    """Refuse (``FileExistsError`` naming ``path`` and each difference) to write checkpoints of this run to
+    ``path`` if it holds anything but a checkpoint of the same settings, ``train()`` arguments and corpus."""
+    persist.check_target(path, "checkpoint")  # a directory, or a file of another kind
+    if not os.path.isfile(path) or not os.path.getsize(path):
+        return
+    payload = persist.load_payload(path, expected_format=FORMAT, mmap=True, check=False)
+    saved = payload.get("settings", {})
+    resume = payload.get("resume", {})
+    ours = {name: getattr(model, name) for name in FIELDS}
+    differences = [f"{name} {saved.get(name)!r} there, {value!r} here" for name, value in ours.items()
+                   if saved.get(name) != value]
+    theirs = resume.get("train_args", {})
+    differences += [f"train() {name}={theirs.get(name)!r} there, {value!r} here" for name, value in train_args.items()
+                    if theirs.get(name) != value]
+    if resume.get("corpus") != corpus:
+        differences.append(f"corpus {resume.get('corpus')} there, {corpus} here")
+    if differences:
+        raise FileExistsError(
+            f"{path} holds the checkpoint of another run ({'; '.join(differences)}); it was left untouched. "
+            f"Pass another checkpoint path, finish that run with Word2Vec.resume({os.fspath(path)!r}, ...) "
+            f"(torch-w2v: the same command plus --resume), or delete the file.")
 
 
 def read(path):

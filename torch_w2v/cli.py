@@ -12,22 +12,30 @@ command replaces word2vec.c's ``word2vec`` binary in existing scripts. Training 
 defaults (which are word2vec.c's, including CBOW), except ``alpha``: 0.05 for CBOW and 0.025 for
 skip-gram, as word2vec.c and gensim's ``word2vec_standalone`` script do. See ``docs/cli.md``.
 
-Exit status: 0 on success, 1 when a command fails (a missing file, unknown words, an invalid setting),
-2 for a command line that does not parse, 130 when interrupted. Output files are written to a temporary
-file and renamed, so a failed or interrupted run never leaves a partial file.
+Exit status: 0 on success; 1 when a command fails (a missing or corrupted file, unknown words, an invalid
+setting, a full disk), reported in one line that names the file and the fix, never a traceback; 2 for a
+command line that does not parse; 130 when interrupted; 143 on SIGTERM after a checkpoint. Every output is
+checked before any work (writable folder, not an input, not a file of another kind) and written to a
+temporary file and renamed, so a failed or interrupted run never leaves a partial file.
+
+This module is only the command line: the files it reads and writes are handled by
+:mod:`torch_w2v.corpus` (inputs), :mod:`torch_w2v.vocab` (vocabulary files), :mod:`torch_w2v.export`
+(vector files), :mod:`torch_w2v.evaluate` and :mod:`torch_w2v.persist` (models, guarded writes).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import math
 import os
 import sys
+import tempfile
 import time
+from dataclasses import dataclass, field
 
 PROG = "torch-w2v"
 COMMANDS = ("train", "eval", "similar", "plot")
-COMPRESSED = (".gz", ".bz2", ".xz", ".zst")
 LOG_FORMAT = "%(asctime)s : %(levelname)s : %(message)s"   # gensim's
 DEMO_WORDS = ("police", "fire", "government", "Australia", "Afghanistan", "bank", "children")
 
@@ -57,10 +65,21 @@ def _float_at_least(minimum, strict=False):
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
-        if value != value or value < minimum or (strict and value == minimum):
-            raise argparse.ArgumentTypeError(f"must be a number {'>' if strict else '>='} {minimum}, got {text!r}")
+        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"must be a finite number {'>' if strict else '>='} {minimum}, "
+                                             f"got {text!r}")
         return value
     return parse
+
+
+def _finite(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
 
 
 def _zero_one(text):
@@ -120,7 +139,7 @@ def _train_options(p: argparse.ArgumentParser):
     m.add_argument("-threads", "--workers", "--threads", dest="workers", type=_int_at_least(1), metavar="N",
                    help=f"CPU threads (default {D.workers})")
     m.add_argument("--seed", dest="seed", type=int, metavar="N", help=f"random seed (default {D.seed})")
-    m.add_argument("--ns-exponent", dest="ns_exponent", type=float, metavar="X",
+    m.add_argument("--ns-exponent", dest="ns_exponent", type=_finite, metavar="X",
                    help=f"noise distribution is count**X (default {D.ns_exponent})")
     m.add_argument("--cbow-mean", dest="cbow_mean", type=_zero_one, metavar="{0,1}",
                    help=f"CBOW input: 1 = mean of the context vectors, 0 = their sum (default {D.cbow_mean})")
@@ -235,6 +254,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # --------------------------------------------------------------------------------------------- main
+# What a user or the OS can cause (a bad file, a full disk, a bad value): reported in one line, exit 1.
+USER_ERRORS = (OSError, ValueError, TypeError, EOFError, NotImplementedError, ImportError, FloatingPointError,
+               MemoryError, KeyError)
+
+
 def main(argv=None) -> int:
     """Run ``torch-w2v`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -244,7 +268,7 @@ def main(argv=None) -> int:
     try:
         return args.handler(args) or 0
     except CLIError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        _error(exc)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; files being written were not left behind.", file=sys.stderr)
@@ -255,9 +279,23 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # e.g. '| head': stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except OSError as exc:  # writing an output: permission denied, disk full, ...
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    except MemoryError:
+        _error("out of memory. Use a smaller -size, --max-final-vocab or --batch-size, or a larger machine.")
         return 1
+    except USER_ERRORS as exc:  # the library's message names the file or value and the fix
+        _error(_message(exc))
+        return 1
+
+
+def _error(message):
+    text = " ".join(str(message).split("\n"))
+    print(f"{PROG}: error: {text}", file=sys.stderr)
+
+
+def _message(exc) -> str:
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc) or type(exc).__name__
 
 
 def _setup_logging(level):
@@ -266,13 +304,32 @@ def _setup_logging(level):
 
 
 def _check_folder(flag, path):
+    """Fail now, before any work, if ``path`` cannot be written: a URL, a missing or unwritable folder."""
+    from .corpus import is_url
     if path is None:
         return
-    if "://" in path:
+    if is_url(path):
         raise CLIError(f"{flag} {path}: outputs are written to local files only; write it here and upload it.")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise CLIError(f"{flag} {path}: the folder {folder} does not exist; create it first.")
+    try:  # a real write: permissions, a read-only filesystem, root on /sys ... (os.access misses some)
+        fd, probe = tempfile.mkstemp(prefix=".torch_w2v_probe.", dir=folder)
+    except OSError as exc:
+        raise CLIError(f"{flag} {path}: cannot write in the folder {folder} ({exc.strerror}); "
+                       f"choose a writable folder.") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _check_input(flag, path):
+    from .corpus import check_input
+    try:
+        check_input(path, flag)
+    except FileNotFoundError:
+        raise CLIError(f"{flag} file not found: {path}") from None
+    except IsADirectoryError:
+        raise CLIError(f"{flag} {path} is a directory, not a file; pass a file inside it.") from None
 
 
 def _library_call(what, fn, *args, **kwargs):
@@ -280,13 +337,31 @@ def _library_call(what, fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except (ValueError, TypeError, NotImplementedError, KeyError, OSError, ImportError, FloatingPointError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        raise CLIError(f"{what}: {message}") from None
+        raise CLIError(f"{what}: {_message(exc)}") from None
 
 
 # -------------------------------------------------------------------------------------------- train
+@dataclass
+class TrainRun:
+    """What ``torch-w2v train`` was asked to do, checked before any work: see :func:`_train_settings`."""
+    args: argparse.Namespace
+    corpus: str                     # the corpus file or URL (gensim's Lee corpus in the demo)
+    demo: bool                      # no corpus given: train on the Lee corpus and show neighbours
+    sg: int
+    settings: dict                  # Word2Vec keywords
+    given: dict                     # the settings named on the command line (a resume must match them)
+    compute_loss: bool
+    binary: bool
+    outputs: list = field(default_factory=list)   # (flag, path, kind) of every file to write
+
+
 def _cmd_train(args):
     """Train on a corpus (or the bundled Lee corpus) and write what was asked for."""
+    return _run_train(_train_settings(args))
+
+
+def _train_settings(args) -> TrainRun:
+    """Check the command line and every file it names; the settings, corpus and outputs of the run."""
     sub = args.subparser
     if args.classes:
         sub.error(f"-classes {args.classes}: word2vec.c's k-means clustering is not supported; train the "
@@ -299,6 +374,8 @@ def _cmd_train(args):
     if args.cbow is not None and args.sg is not None and args.sg == args.cbow:
         sub.error(f"-cbow {args.cbow} and --sg {args.sg} contradict each other; pass only one of them.")
     sg = args.sg if args.sg is not None else (1 - args.cbow if args.cbow is not None else 0)
+    if args.resume and not args.checkpoint:
+        sub.error("--resume needs --checkpoint PATH: the file of the run to finish.")
 
     demo = corpus is None
     if demo:
@@ -309,28 +386,91 @@ def _cmd_train(args):
         args.min_count = 2 if args.min_count is None else args.min_count
     elif not (args.output or args.save_model):
         sub.error("nothing would be written: pass -output/-o FILE for the vectors (and/or --save-model PATH).")
-    for flag, path in (("-output", args.output), ("--save-model", args.save_model),
-                       ("-save-vocab", args.save_vocab), ("--plot-loss", args.plot_loss)):
-        _check_folder(flag, path)
+
+    given = {k: getattr(args, k) for k in TRAIN_KEYWORDS if getattr(args, k) is not None}
+    if args.sg is not None or args.cbow is not None:
+        given["sg"] = sg
+    if args.compute_loss or args.plot_loss:
+        given["compute_loss"] = True
+    settings = dict(given, sg=sg)
+    settings.setdefault("alpha", 0.025 if sg else 0.05)   # word2vec.c's defaults
+    compute_loss = bool(args.compute_loss or args.plot_loss)
+    settings["compute_loss"] = compute_loss
+    run = TrainRun(args, corpus, demo, sg, settings, given, compute_loss, bool(args.binary))
+
     for flag, path in (("corpus", corpus), ("-read-vocab", args.read_vocab), ("-accuracy", args.accuracy)):
-        if path is not None and "://" not in path and not os.path.isfile(path):
-            raise CLIError(f"{flag} file not found: {path}")
+        if path is not None:
+            _check_input(flag, path)
+    if args.resume and not os.path.isfile(args.checkpoint):
+        raise CLIError(f"--resume: no checkpoint at {args.checkpoint}; start the run with --checkpoint first.")
+    run.outputs = [(flag, path, kind) for flag, path, kind in (
+        ("-output", args.output, "vectors"), ("--save-model", args.save_model, "model"),
+        ("-save-vocab", args.save_vocab, "vocab"), ("--plot-loss", args.plot_loss, "picture"),
+        ("--checkpoint", args.checkpoint, "checkpoint")) if path is not None]
+    _check_outputs(run.outputs, [("corpus", corpus), ("-read-vocab", args.read_vocab),
+                                 ("-accuracy", args.accuracy)])
     if args.plot_loss:
         from . import plot
         _library_call("--plot-loss", plot.require_matplotlib)
         _library_call(f"--plot-loss {args.plot_loss}", plot.check_format, args.plot_loss)
+    if args.resume:
+        _check_resume(run)
+    return run
 
-    if args.resume and not args.checkpoint:
-        sub.error("--resume needs --checkpoint PATH: the file of the run to finish.")
-    if args.resume and not os.path.isfile(args.checkpoint):
-        raise CLIError(f"--resume: no checkpoint at {args.checkpoint}; start the run with --checkpoint first.")
-    _check_folder("--checkpoint", args.checkpoint)
 
+def _check_outputs(outputs, inputs):
+    """Refuse outputs that would overwrite an input, each other, or a file of another kind."""
+    from .corpus import is_url
+    from .persist import check_target
+    seen = {}
+    for flag, path in inputs:
+        if path is not None and not is_url(path):
+            seen[os.path.realpath(path)] = flag
+    for flag, path, kind in outputs:
+        _check_folder(flag, path)
+        real = os.path.realpath(path)
+        if real in seen:
+            raise CLIError(f"{flag} {path} is the same file as the {seen[real]}; it would be overwritten. "
+                           f"Name another file.")
+        seen[real] = flag
+        _library_call(flag, check_target, path, kind)
+
+
+def _check_resume(run: TrainRun):
+    """Refuse settings named on the command line that differ from the checkpoint's, naming each: a resumed
+    run goes on with the checkpoint's settings."""
+    from . import persist
+    args = run.args
+    if args.read_vocab:
+        raise CLIError(f"--resume: the vocabulary comes from the checkpoint {args.checkpoint}; drop -read-vocab.")
+    payload = _library_call("--resume", persist.load_payload, args.checkpoint, persist.CHECKPOINT_FORMAT,
+                            mmap=True, check=False)  # a quick look; Word2Vec.resume verifies the whole file
+    saved = dict(payload.get("settings", {}))
+    train_args = payload.get("resume", {}).get("train_args", {})
+    saved.update(alpha=train_args.get("start_alpha", saved.get("alpha")),
+                 min_alpha=train_args.get("end_alpha", saved.get("min_alpha")),
+                 epochs=train_args.get("epochs", saved.get("epochs")),
+                 compute_loss=train_args.get("compute_loss", saved.get("compute_loss")))
+    flags = {"vector_size": "-size", "epochs": "-iter", "alpha": "-alpha", "sg": "--sg", "window": "-window",
+             "min_count": "-min-count", "negative": "-negative", "hs": "-hs", "sample": "-sample",
+             "workers": "-threads", "min_alpha": "--min-alpha", "compute_loss": "--compute-loss"}
+    differences = [f"{flags.get(name, '--' + name.replace('_', '-'))} {value!r} (the checkpoint has "
+                   f"{saved.get(name)!r})" for name, value in run.given.items() if saved.get(name) != value]
+    if differences:
+        raise CLIError(f"--resume {args.checkpoint}: the run goes on with the checkpoint's settings, but the "
+                       f"command line asks for {'; '.join(differences)}. Drop these flags to finish that run, "
+                       f"or start a new run with another --checkpoint path.")
+
+
+def _run_train(run: TrainRun):
+    """Train as :func:`_train_settings` checked, and write the outputs."""
+    args, corpus = run.args, run.corpus
     from . import distributed
     parallel = _library_call("torch.distributed", distributed.init_from_env, args.device)
     main_rank = distributed.rank() == 0  # under torchrun, rank 0 writes the outputs and talks
     if parallel:
         args.device = distributed.local_device(args.device)
+        run.settings["device"] = args.device
         if not main_rank:
             args.quiet, args.progress = True, False
 
@@ -338,13 +478,6 @@ def _cmd_train(args):
     verbose_logs = args.verbose or not (args.quiet or bar)
     _setup_logging(logging.INFO if verbose_logs else logging.WARNING)
     say = _sayer(args.quiet, verbose_logs)
-
-    settings = {k: getattr(args, k) for k in TRAIN_KEYWORDS if getattr(args, k) is not None}
-    settings["sg"] = sg
-    settings.setdefault("alpha", 0.025 if sg else 0.05)   # word2vec.c's defaults
-    compute_loss = bool(args.compute_loss or args.plot_loss)
-    settings["compute_loss"] = compute_loss
-    binary = bool(args.binary)
 
     from .word2vec import Word2Vec
 
@@ -354,13 +487,17 @@ def _cmd_train(args):
         say(f"resuming the training saved in {args.checkpoint} ...")
         model = _library_call("--resume", Word2Vec.resume, args.checkpoint, corpus_file=corpus,
                               checkpoint_every=args.checkpoint_every)
-        compute_loss = model.compute_loss
-        return _write_outputs(args, model, corpus, binary, compute_loss, demo, main_rank, say, start)
-    model = _library_call("invalid setting", Word2Vec, **settings, progress=bar)
+        run.compute_loss = model.compute_loss
+        if args.save_vocab and main_rank:
+            _write_vocab(model, args.save_vocab, say)
+        return _write_outputs(run, model, main_rank, say, start)
+    model = _library_call("invalid setting", Word2Vec, **run.settings, progress=bar)
     say(f"reading the vocabulary of {corpus} ...")
     if args.read_vocab:
+        from .corpus import count_corpus
+        from .vocab import read_vocab
         freq = _library_call("-read-vocab", read_vocab, args.read_vocab)
-        sentences, words = count_corpus(corpus)
+        sentences, words = _library_call("corpus", count_corpus, corpus)
         _library_call("-read-vocab", model.build_vocab_from_freq, freq, corpus_count=sentences)
         model.corpus_total_words = words
     else:
@@ -369,44 +506,52 @@ def _cmd_train(args):
         raise CLIError(f"the vocabulary is empty: no word of {corpus} occurs min_count={model.min_count} times "
                        f"or more; lower -min-count or use a larger corpus.")
     say(f"{len(model.wv):,} words in the vocabulary ({model.corpus_total_words:,} words, "
-        f"{model.corpus_count:,} sentences); training {'skip-gram' if sg else 'CBOW'}, {model.epochs} epochs")
+        f"{model.corpus_count:,} sentences); training {'skip-gram' if run.sg else 'CBOW'}, {model.epochs} epochs")
     if args.save_vocab and main_rank:
-        write_vocab(model.wv, args.save_vocab)
-        say(f"wrote the vocabulary to {args.save_vocab}")
+        _write_vocab(model, args.save_vocab, say)
     _library_call("training", model.train, corpus_file=corpus, total_examples=model.corpus_count,
-                  total_words=model.corpus_total_words, epochs=model.epochs, compute_loss=compute_loss,
+                  total_words=model.corpus_total_words, epochs=model.epochs, compute_loss=run.compute_loss,
                   checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
-    return _write_outputs(args, model, corpus, binary, compute_loss, demo, main_rank, say, start)
+    return _write_outputs(run, model, main_rank, say, start)
 
 
-def _write_outputs(args, model, corpus, binary, compute_loss, demo, main_rank, say, start):
+def _write_vocab(model, path, say):
+    from .vocab import write_vocab
+    _library_call("-save-vocab", write_vocab, model.wv, path, sentences=model.corpus_count)
+    say(f"wrote the vocabulary to {path}")
+
+
+def _write_outputs(run: TrainRun, model, main_rank, say, start):
     """Write the vectors, model, loss plot and reports that were asked for (rank 0 only under torchrun)."""
+    args = run.args
     if not main_rank:
         return 0
     seconds = time.perf_counter() - start
-    say(f"trained in {seconds:.1f}s" + (f", final epoch loss {model.epoch_losses[-1]:.6g}" if compute_loss else ""))
+    say(f"trained in {seconds:.1f}s" + (f", final epoch loss {model.epoch_losses[-1]:.6g}" if run.compute_loss
+                                         else ""))
 
     if args.output:
+        from .export import save_vectors
         if args.binary is None and args.output.endswith(".bin"):
             logger.warning("writing text vectors to %s, as word2vec.c does without -binary 1 (pass -binary 1 for "
                            "the binary format, -binary 0 to silence this warning).", args.output)
-        save_vectors(model.wv, args.output, binary=binary)
+        _library_call("-output", save_vectors, model.wv, args.output, binary=run.binary)
         say(f"wrote {len(model.wv):,} x {model.vector_size} vectors to {args.output} "
-            f"({'binary' if binary else 'text'} word2vec C format)")
+            f"({'binary' if run.binary else 'text'} word2vec C format)")
     if args.save_model:
-        model.save(args.save_model)
+        _library_call("--save-model", model.save, args.save_model)
         say(f"saved the model to {args.save_model}")
     if args.plot_loss:
         from . import plot
-        plot.plot_losses(model.epoch_losses, args.plot_loss)
+        _library_call("--plot-loss", plot.plot_losses, model.epoch_losses, args.plot_loss)
         say(f"drew the loss per epoch to {args.plot_loss}")
     if args.accuracy:
         from .evaluate import evaluate_analogies
-        result = evaluate_analogies(model.wv, args.accuracy)
+        result = _library_call("-accuracy", evaluate_analogies, model.wv, args.accuracy)
         print(f"analogy accuracy: {_percent(result['accuracy'])} ({result['correct']}/{result['total']} "
               f"questions with known words, of {result['questions']})")
-    if demo:
-        _show_demo(model, corpus)
+    if run.demo:
+        _show_demo(model, run.corpus)
     return 0
 
 
@@ -437,77 +582,23 @@ def _show_demo(model, corpus):
     print(f"Train on your own text: {PROG} train corpus.txt -o vectors.bin -binary 1")
 
 
-def save_vectors(kv, path, binary: bool = False) -> None:
-    """Write ``kv`` in word2vec C format to ``path`` atomically (a temporary file beside it, then a rename).
-
-    A ``.gz``/``.bz2`` ending compresses, as gensim's ``save_word2vec_format`` does.
-    """
-    from .persist import atomic_path
-    name = os.path.basename(os.fspath(path))
-    compression = next((ext for ext in COMPRESSED if name.endswith(ext)), "")
-    with atomic_path(path, suffix=".w2v.tmp" + compression) as tmp:
-        kv.save_word2vec_format(tmp, binary=binary)
-
-
-def write_vocab(wv, path) -> None:
-    """Write the vocabulary as word2vec.c's ``-save-vocab``: ``word count`` per line, in vocabulary order.
-
-    word2vec.c's first line is its end-of-sentence token ``</s>``; torch_w2v has no such token and
-    writes none.
-    """
-    from .persist import atomic_write
-
-    counts = wv.expandos["count"]
-    with atomic_write(path, "wb") as handle:
-        for word, count in zip(wv.index_to_key, counts):
-            handle.write(f"{word} {int(count)}\n".encode("utf-8"))
-
-
-def read_vocab(path) -> dict:
-    """Read a word2vec.c vocabulary file (``word count`` per line) into ``{word: count}``, in file order.
-
-    word2vec.c's end-of-sentence token ``</s>`` is skipped (torch_w2v's sentences have none).
-    """
-    import smart_open
-
-    freq = {}
-    with smart_open.open(os.fspath(path), "rb") as handle:
-        for line_no, raw in enumerate(handle, 1):
-            fields = raw.decode("utf-8", errors="replace").split()
-            if not fields:
-                continue
-            try:
-                if len(fields) != 2:
-                    raise ValueError
-                word, count = fields[0], int(fields[1])
-                if count < 0:
-                    raise ValueError
-            except ValueError:
-                shown = raw[:80].decode("utf-8", errors="replace").rstrip()
-                raise ValueError(f"{path}, line {line_no}: expected 'word count' (a word and a count >= 0), got "
-                                 f"{shown!r}. Pass a file written by -save-vocab.") from None
-            if word != "</s>":
-                freq[word] = freq.get(word, 0) + count
-    if not freq:
-        raise ValueError(f"{path} holds no 'word count' lines; pass a file written by -save-vocab.")
-    return freq
-
-
-def count_corpus(path) -> tuple:
-    """``(sentences, words)`` of a LineSentence file: what the learning-rate schedule needs."""
-    from .corpus import LineSentence
-
-    sentences = words = 0
-    for sentence in LineSentence(path):
-        sentences += 1
-        words += len(sentence)
-    return sentences, words
-
-
 # --------------------------------------------------------------------------------------------- eval
-def _load(args):
-    from .evaluate import load_vectors
-    return _library_call("cannot load the vectors", load_vectors, args.vectors, binary=args.binary)
+def _load(args, comparable_only=True):
+    """The vectors of ``args.vectors``; with ``comparable_only``, without the words whose vectors hold NaN
+    or inf (named in a warning line), and the list of those words."""
+    from .evaluate import finite_only, load_vectors, non_finite_words
+    kv = _library_call("cannot load the vectors", load_vectors, args.vectors, binary=args.binary)
+    bad = non_finite_words(kv)
+    if bad and comparable_only:
+        _warn_non_finite(args.vectors, bad)
+        kv = finite_only(kv, bad)
+    return kv, bad
+
+
+def _warn_non_finite(path, bad):
+    shown = ", ".join(repr(w) for w in bad[:5]) + (", ..." if len(bad) > 5 else "")
+    print(f"{PROG}: warning: {path}: {len(bad):,} words have NaN or inf in their vectors and cannot be compared; "
+          f"they are left out ({shown}). The vectors probably come from a diverged training run.", file=sys.stderr)
 
 
 def _cmd_eval(args):
@@ -516,9 +607,11 @@ def _cmd_eval(args):
     from .evaluate import default_pairs, evaluate
 
     for flag, path in (("--analogies", args.analogies), ("--wordsim", args.wordsim), ("--simlex", args.simlex)):
-        if path is not None and "://" not in path and not os.path.isfile(path):
-            raise CLIError(f"{flag} file not found: {path}")
-    kv = _load(args)
+        if path is not None:
+            _check_input(flag, path)
+    kv, bad = _load(args, comparable_only=False)  # evaluate() leaves them out and counts them
+    if bad:
+        _warn_non_finite(args.vectors, bad)
     pairs = default_pairs()
     pairs["wordsim353"] = args.wordsim or pairs["wordsim353"]
     pairs["simlex999"] = args.simlex or pairs["simlex999"]
@@ -529,7 +622,8 @@ def _cmd_eval(args):
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"{args.vectors}: {report['vocab_size']:,} words, {report['vector_size']} dimensions")
+    print(f"{args.vectors}: {report['vocab_size']:,} words, {report['vector_size']} dimensions"
+          + (f" ({report['non_finite_words']:,} with NaN or inf left out)" if report["non_finite_words"] else ""))
     rows = [("benchmark", "metric", "score", "coverage")]
     a = report["analogies"]
     if a is not None:
@@ -566,9 +660,9 @@ def _print_table(rows):
 def _cmd_similar(args):
     """Print the nearest words of one query, or of each query line on stdin."""
     _setup_logging(logging.INFO if args.verbose else logging.WARNING)
-    kv = _load(args)
+    kv, bad = _load(args)
     if args.words or args.negative:
-        results = _query(kv, args.vectors, args.words, args.negative, args.topn)
+        results = _query(kv, args.vectors, args.words, args.negative, args.topn, bad)
         _print_similar(args.words, args.negative, results, args.json)
         return 0
     failed = False  # queries from stdin, as word2vec.c's interactive distance / word-analogy
@@ -579,7 +673,8 @@ def _cmd_similar(args):
         positive = [t for t in tokens if not (t.startswith("-") and len(t) > 1)]
         negative = [t[1:] for t in tokens if t.startswith("-") and len(t) > 1]
         try:
-            _print_similar(positive, negative, _query(kv, args.vectors, positive, negative, args.topn), args.json)
+            _print_similar(positive, negative, _query(kv, args.vectors, positive, negative, args.topn, bad),
+                           args.json)
         except CLIError as exc:
             print(f"{PROG}: error: {exc}", file=sys.stderr)
             failed = True
@@ -587,7 +682,11 @@ def _cmd_similar(args):
     return 1 if failed else 0
 
 
-def _query(kv, path, positive, negative, topn):
+def _query(kv, path, positive, negative, topn, bad=()):
+    broken = [w for w in list(positive) + list(negative) if w in set(bad)]
+    if broken:
+        raise CLIError(f"{path}: the vector of {', '.join(repr(w) for w in broken)} holds NaN or inf, so it cannot "
+                       f"be compared with any other; query other words, or retrain with a lower alpha.")
     unknown = [w for w in list(positive) + list(negative) if w not in kv.key_to_index]
     if unknown:
         lower = {}
@@ -621,10 +720,15 @@ def _cmd_plot(args):
     _library_call("plot", plot.require_matplotlib)   # before loading anything: fail fast
     if args.method == "tsne":
         _library_call("plot", plot.require_sklearn)
-    _check_folder("-o", args.output)
+    _check_input("VECTORS", args.vectors)
+    _check_outputs([("-o", args.output, "picture")], [("VECTORS", args.vectors)])
     _library_call(f"-o {args.output}", plot.check_format, args.output)
-    kv = _load(args)
+    kv, bad = _load(args)
     words = args.words or kv.index_to_key[:args.top]
+    broken = [w for w in words if w in set(bad)]
+    if broken:
+        raise CLIError(f"{args.vectors}: the vector of {', '.join(repr(w) for w in broken)} holds NaN or inf and "
+                       f"cannot be drawn; leave it out of --words.")
     missing = [w for w in words if w not in kv.key_to_index]
     if missing:
         raise CLIError(f"not in the vocabulary of {args.vectors} ({len(kv):,} words): {', '.join(missing)}")

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -22,9 +23,11 @@ class TrainConfig:
     alpha: float = 0.025            # learning rate at the start of training
     window: int = 5                 # max distance centre<->context; each centre draws a window in [1, window]
     min_count: int = 5              # words rarer than this are dropped from the vocabulary
-    max_vocab_size: int | None = None  # prune rare words while scanning when the raw vocabulary grows past this
+    max_vocab_size: int | None = None  # prune rare words while scanning when the raw vocabulary grows past
+    #                                 this (None or 0, as in gensim: no pruning)
     sample: float = 1e-3            # downsampling threshold of frequent words (0 = off; >= 1 = a raw count)
-    seed: int = 1                   # seeds the initial vectors and every random draw of training
+    seed: int | None = 1            # seeds the initial vectors and every random draw of training; None (as
+    #                                 in gensim) = a seed drawn from the OS once per model, kept in its files
     workers: int = 3                # CPU threads for torch ops (gensim: worker threads)
     min_alpha: float = 0.0001       # learning rate at the end, reached linearly
     sg: int = 0                     # 1 = skip-gram, 0 = CBOW
@@ -37,7 +40,7 @@ class TrainConfig:
     sorted_vocab: int = 1           # 1 = sort the vocabulary by descending count
     batch_words: int = MAX_WORDS_IN_BATCH  # gensim's job size; here it caps the CPU threads at one per
     #                                        batch_words words of the corpus (a tiny corpus trains on one
-    #                                        thread, reproducibly, as in gensim)
+    #                                        thread, reproducibly, as in gensim; 0 acts as 1)
     compute_loss: bool = False      # accumulate the training loss (costs a few extra ops per step)
     max_final_vocab: int | None = None  # cap on the vocabulary size, by raising the effective min_count
     shrink_windows: bool = True     # draw a reduced window per centre (False: always the full window)
@@ -78,15 +81,52 @@ def _check_int(name, value, minimum):
     return value
 
 
+def _check_real(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r} of type {type(value).__name__}.")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}: training cannot use it. "
+                         f"Pass {name}={getattr(DEFAULTS, name)!r} (the default) or another finite value.")
+    return value
+
+
+def check_seed(seed):
+    """gensim's rule (``numpy.random.RandomState(seed)``): None or an integer in [0, 2**32 - 1]."""
+    if seed is None:
+        return seed
+    if not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an integer or None, got {seed!r} of type {type(seed).__name__}.")
+    if not 0 <= seed <= 2**32 - 1:
+        raise ValueError(f"Seed must be between 0 and 2**32 - 1, got seed={seed}.")
+    return seed
+
+
+def gensim_int(name, value):
+    """``int(value)``, as gensim's constructor stores ``sg``, ``hs``, ``negative``, ``cbow_mean`` and
+    ``window`` (so ``window=2.0`` is 2), with an error naming ``name`` where ``int()`` fails."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}.") from None
+
+
 def validate(cfg: TrainConfig) -> TrainConfig:
-    """Raise a clear ``ValueError``/``TypeError`` for a setting that cannot work; return ``cfg``."""
+    """Raise a clear ``ValueError``/``TypeError`` for a setting that cannot work; return ``cfg``.
+
+    Values gensim accepts are accepted with gensim's meaning (``sg=2`` is skip-gram, ``max_vocab_size=0``
+    no pruning, ``seed=None`` a random seed); refused are only settings that cannot train (``alpha=inf``,
+    NaN, ``workers=0``, ``alpha <= 0``: gensim runs those and trains nothing or garbage).
+    """
     _check_int("vector_size", cfg.vector_size, 1)
     _check_int("window", cfg.window, 1)
-    _check_int("min_count", cfg.min_count, 0)
+    _check_real("min_count", cfg.min_count)
+    if cfg.min_count < 0:
+        raise ValueError(f"min_count must be >= 0, got {cfg.min_count}.")
     _check_int("epochs", cfg.epochs, 1)
     _check_int("negative", cfg.negative, 0)
     _check_int("workers", cfg.workers, 1)
-    _check_int("batch_words", cfg.batch_words, 1)
+    _check_int("batch_words", cfg.batch_words, 0)
+    check_seed(cfg.seed)
     if cfg.chunk_words is not None:
         _check_int("chunk_words", cfg.chunk_words, 1)
     _check_int("spill_words", cfg.spill_words, 1)
@@ -100,27 +140,20 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     if cfg.batch_size is not None:
         _check_int("batch_size", cfg.batch_size, 1)
     if cfg.max_vocab_size is not None:
-        _check_int("max_vocab_size", cfg.max_vocab_size, 1)
+        _check_int("max_vocab_size", cfg.max_vocab_size, 0)
     if cfg.max_final_vocab is not None:
         _check_int("max_final_vocab", cfg.max_final_vocab, 1)
     for name in ("alpha", "min_alpha", "sample", "ns_exponent"):
-        value = getattr(cfg, name)
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise TypeError(f"{name} must be a number, got {value!r}.")
-        if value != value:
-            raise ValueError(f"{name} must be a number, got NaN.")
+        _check_real(name, getattr(cfg, name))
     if cfg.alpha <= 0:
         raise ValueError(f"alpha must be > 0, got {cfg.alpha}. The usual value is 0.025 (skip-gram) or 0.05.")
     if cfg.min_alpha < 0:
         raise ValueError(f"min_alpha must be >= 0, got {cfg.min_alpha}.")
     if cfg.sample < 0:
         raise ValueError(f"sample must be >= 0, got {cfg.sample}. Use 0 to turn downsampling off.")
-    if cfg.sg not in (0, 1):
-        raise ValueError(f"sg must be 0 (CBOW) or 1 (skip-gram), got {cfg.sg!r}.")
-    if cfg.hs not in (0, 1):
-        raise ValueError(f"hs must be 0 or 1, got {cfg.hs!r}.")
-    if cfg.cbow_mean not in (0, 1):
-        raise ValueError(f"cbow_mean must be 0 or 1, got {cfg.cbow_mean!r}.")
+    for name in ("sg", "hs", "cbow_mean"):  # gensim stores int(value) and tests its truth: 2 means on
+        if not isinstance(getattr(cfg, name), numbers.Integral):
+            raise TypeError(f"{name} must be 0 or 1, got {getattr(cfg, name)!r}.")
     if not cfg.hs and not cfg.negative:
         raise ValueError(
             "You must set either 'hs' or 'negative' to be positive for proper training. "

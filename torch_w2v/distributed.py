@@ -86,7 +86,8 @@ def local_device(device: str | None) -> str | None:
 
 
 # --------------------------------------------------------------------------------------- vocabulary
-VOCAB_STATE = ("corpus_count", "corpus_total_words", "effective_min_count", "min_count", "sample", "cum_table")
+VOCAB_STATE = ("corpus_count", "corpus_total_words", "effective_min_count", "min_count", "sample", "cum_table",
+               "_drawn_seed")  # seed=None: rank 0's drawn seed, so that every rank draws the same weights
 
 
 def broadcast_vocab(model, update: bool = False) -> None:
@@ -152,8 +153,8 @@ def shard(sentences=None, corpus_file=None, n_sentences: int = 0):
     r, n = rank(), world_size()
     if corpus_file is not None:
         path = os.fspath(corpus_file)
-        from .corpus import COMPRESSED, LineSentence, _is_url
-        if not _is_url(path) and not path.endswith(COMPRESSED):
+        from .corpus import COMPRESSED, LineSentence, is_url
+        if not is_url(path) and not path.endswith(COMPRESSED):
             size = os.path.getsize(path)
             return ByteRangeLineSentence(path, size * r // n, size * (r + 1) // n)
         sentences = LineSentence(path)

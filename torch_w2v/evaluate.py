@@ -1,8 +1,9 @@
 """Word-vector files and their quality: load word2vec C files (binary or text, detected), score them.
 
 :func:`load_vectors` reads what ``torch-w2v train`` writes (and what word2vec.c, gensim and fastText write):
-the word2vec C format, binary or text, plain or compressed, telling the two apart from the first record,
-or a full torch_w2v model file (``--save-model``, :meth:`torch_w2v.Word2Vec.save`).
+the word2vec C format, binary or text, plain or compressed, telling the two apart from the first records
+without guessing (a header that disagrees with the rows is an error naming the line), or a full
+torch_w2v model file (``--save-model``, :meth:`torch_w2v.Word2Vec.save`).
 
 :func:`evaluate` runs gensim's own benchmarks on a ``KeyedVectors`` and returns plain numbers:
 
@@ -10,6 +11,9 @@ or a full torch_w2v model file (``--save-model``, :meth:`torch_w2v.Word2Vec.save
   among the ``restrict_vocab`` most frequent words, questions with unknown words skipped;
 * word pairs (``wordsim353.tsv``, ``simlex999.txt``): Spearman (and Pearson) correlation of the cosine
   similarities with human judgements, pairs with unknown words skipped.
+
+Words whose vectors hold NaN or inf (a diverged run) cannot be compared: :func:`evaluate` leaves them
+out, counts them in its report and logs a warning (:func:`finite_only`).
 
 All the scoring is gensim's (``KeyedVectors.evaluate_word_analogies`` / ``evaluate_word_pairs``), so the
 numbers are the ones a gensim user would get for the same vectors.
@@ -21,12 +25,16 @@ import math
 import os
 import zipfile
 
+import numpy as np
 from gensim.models import KeyedVectors
+
+from .corpus import _DAMAGED, check_input, is_damage, is_url, local_path, open_input
 
 logger = logging.getLogger("torch_w2v")
 
 RESTRICT_VOCAB = 300_000   # gensim's default: questions are answered among this many most frequent words
 _PROBE_BYTES = 1 << 20     # most bytes read to tell a text record from a binary one
+_PROBE_RECORDS = 50        # binary records checked against the header's dimensions
 
 
 def gensim_data(name: str) -> str:
@@ -42,35 +50,82 @@ def default_pairs() -> dict:
 
 # ------------------------------------------------------------------------------------------- loading
 def detect_binary(path) -> bool:
-    """Whether the word2vec C file ``path`` is binary (True) or text (False), from its first record.
+    """Whether the word2vec C file ``path`` is binary (True) or text (False), from its first records.
 
     Text: after the ``"<count> <dims>"`` header every line is a word and ``dims`` numbers. Binary: a word,
-    a space and ``dims`` raw float32 values; such bytes practically never also read as a line of exactly
-    ``dims`` decimal numbers, so the test below does not mistake one for the other.
+    a space and ``dims`` raw float32 values per record. Nothing is guessed: the second line must read as
+    a text row of exactly ``dims`` numbers, or the first records (up to 50) must fit the binary layout
+    (``dims * 4`` bytes after each word, every word free of control characters). A text row with another
+    number of values, or records that fit neither, raise ``ValueError`` naming the line or record.
 
     Raises
     ------
     ValueError
-        If the file does not start with a word2vec C header.
+        If the file does not start with a word2vec C header, or its header disagrees with its rows.
     """
-    import smart_open
-
-    with smart_open.open(os.fspath(path), "rb") as handle:
+    path = os.fspath(path)
+    with open_input(path) as handle:
         header = handle.readline(256)
-        dims = _parse_header(header, path)[1]
+        count, dims = _parse_header(header, path)
         if dims is None:
             return False
-        line = handle.readline(_PROBE_BYTES)
-    if not line:
+        probe = handle.read(_PROBE_BYTES)
+    if not probe:
         return False  # an empty vocabulary reads the same either way
+    line = probe.split(b"\n", 1)[0]
+    numbers = _text_row(line)
+    if numbers is not None:
+        if numbers == dims:
+            return False
+        shown = line[:60].decode("utf-8", errors="replace")
+        raise ValueError(
+            f"{path}, line 2: the header says {dims} dimensions but this row has {numbers} numbers "
+            f"({shown!r}...). The header disagrees with the rows: correct its second number to {numbers} "
+            f"(gensim refuses this file too).")
+    _check_binary_records(probe, count, dims, path)
+    return True
+
+
+def _text_row(line: bytes):
+    """The count of numbers after the word if ``line`` reads as a text row (``word n1 n2 ...``), else None."""
     try:
-        fields = line.decode("utf-8").split()
-        if len(fields) != dims + 1:
-            return True
-        [float(x) for x in fields[1:]]
+        fields = line.decode("utf-8").rstrip("\r").split(" ")
+        if len(fields) < 2 or not fields[0]:
+            return None
+        values = [float(x) for x in fields[1:] if x]
     except (UnicodeDecodeError, ValueError):
-        return True
-    return False
+        return None
+    return len(values) or None
+
+
+def _check_binary_records(probe: bytes, count: int, dims: int, path):
+    """Raise ValueError unless the first records of ``probe`` fit the binary layout for ``dims``."""
+    size, at = 4 * dims, 0
+    for record in range(1, min(count, _PROBE_RECORDS) + 1):
+        while probe[at:at + 1] == b"\n":  # word2vec.c ends each vector with a newline; gensim does not
+            at += 1
+        space = probe.find(b" ", at)
+        if space < 0 or space - at > 1000:
+            if len(probe) < _PROBE_BYTES and space < 0:
+                raise ValueError(f"{path} ends inside record {record}: the file is truncated, or its header "
+                                 f"(count {count}, {dims} dimensions) is wrong.")
+            return  # a very long word, or the end of the probe: nothing contradicts the header so far
+        word = probe[at:space]
+        if not word or (word != b"\0" and any(b < 0x20 for b in word)):  # "\0": gensim's null_word
+            raise ValueError(
+                f"{path}, record {record}: read as binary with the header's {dims} dimensions, the word "
+                f"would be {word[:40]!r}. The header disagrees with the records, or the file is neither "
+                f"text nor binary word2vec C format (pass --text or --binary to force one).")
+        at = space + 1 + size
+        if at > len(probe):
+            if len(probe) < _PROBE_BYTES:
+                raise ValueError(f"{path} ends inside record {record}: the file is truncated, or its header "
+                                 f"(count {count}, {dims} dimensions) is wrong.")
+            return
+    if count <= _PROBE_RECORDS and len(probe) < _PROBE_BYTES and probe[at:].strip(b"\n"):
+        raise ValueError(f"{path}: {len(probe) - at} bytes follow the {count} records of {dims} dimensions that "
+                         f"the header announces. The header disagrees with the records (or pass --text if "
+                         f"the file is text).")
 
 
 def _parse_header(header: bytes, path):
@@ -94,7 +149,8 @@ def load_vectors(path, binary: bool | None = None) -> KeyedVectors:
     Parameters
     ----------
     path : str or os.PathLike
-        A local path or a URL smart_open reads; ``.gz``/``.bz2`` files are decompressed.
+        A local path or a URL (http(s) with a timeout, see :func:`torch_w2v.corpus.open_input`);
+        ``.gz``/``.bz2`` files are decompressed.
     binary : bool, optional
         The word2vec C variant; None (default) detects it (:func:`detect_binary`).
 
@@ -103,20 +159,42 @@ def load_vectors(path, binary: bool | None = None) -> KeyedVectors:
     gensim.models.KeyedVectors
     """
     path = os.fspath(path)
-    is_url = "://" in path
-    if not is_url and not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file (the vectors to load).")
-    if not is_url and zipfile.is_zipfile(path):
+    check_input(path, "vectors to load")
+    if not is_url(path) and zipfile.is_zipfile(path):
         from .word2vec import Word2Vec  # a model written by Word2Vec.save / --save-model
         return Word2Vec.load(path).wv
     if binary is None:
         binary = detect_binary(path)
     try:
-        return KeyedVectors.load_word2vec_format(path, binary=binary, unicode_errors="replace")
-    except (ValueError, EOFError, UnicodeDecodeError) as exc:
+        with local_path(path) as local:  # an http(s) URL: a copy read with the timeout
+            return KeyedVectors.load_word2vec_format(local, binary=binary, unicode_errors="replace")
+    except (ValueError, EOFError, UnicodeDecodeError, OSError, *_DAMAGED) as exc:
+        if isinstance(exc, OSError) and not is_damage(exc, path):
+            raise
         kind, other = ("binary", "--text") if binary else ("text", "--binary")
         raise ValueError(f"{path} could not be read as a {kind} word2vec C file ({exc}). It may be truncated; "
                          f"if it is in the other variant, pass {other}.") from None
+
+
+def non_finite_words(kv) -> list:
+    """The words of ``kv`` whose vectors hold NaN or inf (they cannot be compared with any other)."""
+    vectors = np.asarray(kv.vectors)
+    if not vectors.size:
+        return []
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    return [kv.index_to_key[i] for i in bad]
+
+
+def finite_only(kv, bad=None):
+    """``kv`` without the words whose vectors hold NaN or inf (``kv`` itself when there are none)."""
+    bad = non_finite_words(kv) if bad is None else bad
+    if not bad:
+        return kv
+    from .export import to_keyed_vectors
+    drop = set(bad)
+    rows = [i for i, w in enumerate(kv.index_to_key) if w not in drop]
+    counts = kv.expandos["count"][rows] if "count" in kv.expandos else None
+    return to_keyed_vectors(np.asarray(kv.vectors)[rows], [kv.index_to_key[i] for i in rows], counts)
 
 
 # ----------------------------------------------------------------------------------------- evaluating
@@ -147,7 +225,9 @@ def evaluate(kv: KeyedVectors, analogies: str | None = "default", pairs: dict | 
         entry has ``file, accuracy, correct, total`` (questions answered), ``questions`` (all),
         ``oov_ratio`` (share skipped, 0..1) and ``sections`` (the same per section); a pair entry has
         ``file, spearman, spearman_pvalue, pearson, pairs`` (pairs scored) and ``oov_ratio`` (0..1).
-        A score is None when no question or pair had all its words in the vocabulary.
+        A score is None when no question had all its words in the vocabulary, or fewer than two pairs
+        did (a correlation needs two). ``non_finite_words`` counts the words left out because their
+        vectors hold NaN or inf.
 
     Examples
     --------
@@ -162,8 +242,14 @@ def evaluate(kv: KeyedVectors, analogies: str | None = "default", pairs: dict | 
     if analogies == "default":
         analogies = gensim_data("questions-words.txt")
     pairs = default_pairs() if pairs is None else dict(pairs)
+    bad = non_finite_words(kv)
     report = {"vocab_size": len(kv), "vector_size": kv.vector_size, "restrict_vocab": int(restrict_vocab),
-              "analogies": None, "pairs": {}}
+              "non_finite_words": len(bad), "analogies": None, "pairs": {}}
+    if bad:
+        logger.warning("%i words have NaN or inf in their vectors and are left out of the evaluation (%s%s); "
+                       "the vectors probably come from a diverged training run.", len(bad),
+                       ", ".join(repr(w) for w in bad[:5]), ", ..." if len(bad) > 5 else "")
+        kv = finite_only(kv, bad)
     if analogies is not None:
         report["analogies"] = evaluate_analogies(kv, analogies, restrict_vocab, case_insensitive)
     for name, path in pairs.items():
@@ -173,12 +259,13 @@ def evaluate(kv: KeyedVectors, analogies: str | None = "default", pairs: dict | 
 
 def evaluate_analogies(kv, path, restrict_vocab=RESTRICT_VOCAB, case_insensitive=True) -> dict:
     """Analogy accuracy on ``path`` (see :func:`evaluate`)."""
-    _check_file(path, "analogy")
+    check_input(path, "analogy benchmark file")
     questions = sum(1 for _ in _analogy_questions(path))
     sections = []
     if len(kv) and questions:  # gensim divides by the question count
-        _, sections = kv.evaluate_word_analogies(path, restrict_vocab=int(restrict_vocab),
-                                                 case_insensitive=case_insensitive)
+        with local_path(path) as local:
+            _, sections = kv.evaluate_word_analogies(local, restrict_vocab=int(restrict_vocab),
+                                                     case_insensitive=case_insensitive)
     rows = [_section_row(s) for s in sections if s["section"] != "Total accuracy"]
     correct = sum(r["correct"] for r in rows)
     total = sum(r["total"] for r in rows)
@@ -189,18 +276,21 @@ def evaluate_analogies(kv, path, restrict_vocab=RESTRICT_VOCAB, case_insensitive
 
 def evaluate_pairs(kv, path, restrict_vocab=RESTRICT_VOCAB, case_insensitive=True) -> dict:
     """Correlation with human similarity judgements on ``path`` (see :func:`evaluate`)."""
-    _check_file(path, "word-pair")
+    check_input(path, "word-pair benchmark file")
     lines = sum(1 for _ in _pair_lines(path))
     empty = {"file": os.fspath(path), "spearman": None, "spearman_pvalue": None, "pearson": None,
              "pairs": 0, "oov_ratio": 1.0 if lines else None}
     if not len(kv):
         return empty
     try:
-        pearson, spearman, oov_percent = kv.evaluate_word_pairs(
-            path, restrict_vocab=int(restrict_vocab), case_insensitive=case_insensitive)
+        with local_path(path) as local:
+            pearson, spearman, oov_percent = kv.evaluate_word_pairs(
+                local, restrict_vocab=int(restrict_vocab), case_insensitive=case_insensitive)
     except ValueError as exc:
         if "No valid similarity judgements" in str(exc):
             return empty  # every pair has an unknown word
+        if "at least 2" in str(exc):  # scipy: one known pair has no correlation
+            return dict(empty, pairs=1, oov_ratio=(lines - 1) / lines if lines else None)
         raise
     oov = oov_percent / 100.0
     return {"file": os.fspath(path), "spearman": _number(spearman[0]), "spearman_pvalue": _number(spearman[1]),
@@ -219,14 +309,9 @@ def _number(value):
     return value if math.isfinite(value) else None
 
 
-def _check_file(path, what):
-    if path is None or ("://" not in os.fspath(path) and not os.path.isfile(path)):
-        raise FileNotFoundError(f"{path}: no such file (the {what} benchmark file).")
-
-
 def _lines(path):
-    import smart_open
-    with smart_open.open(os.fspath(path), "r", encoding="utf-8", errors="replace") as handle:
+    import io
+    with open_input(path) as raw, io.TextIOWrapper(raw, encoding="utf-8", errors="replace") as handle:
         yield from handle
 
 

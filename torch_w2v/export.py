@@ -1,9 +1,16 @@
-"""Export to gensim: KeyedVectors from any SkipGramNeg, and a full gensim Word2Vec from a torch_w2v one."""
+"""Export: KeyedVectors from any SkipGramNeg, a full gensim Word2Vec from a torch_w2v one, word2vec C files."""
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import torch
 from gensim.models import KeyedVectors
+from gensim.models import word2vec as _gensim_word2vec
+
+# gensim's own class, taken when torch_w2v is imported: programs that put torch_w2v in gensim's place
+# (``gensim.models.Word2Vec = torch_w2v.Word2Vec``) rebind the attribute afterwards.
+_GENSIM_WORD2VEC = _gensim_word2vec.Word2Vec
 
 
 def to_keyed_vectors(model_or_vectors, keys, counts=None) -> KeyedVectors:
@@ -71,10 +78,21 @@ GENSIM_SETTINGS = ("vector_size", "alpha", "window", "min_count", "max_vocab_siz
                    "shrink_windows")
 
 
-def to_gensim(model):
-    """A ``gensim.models.Word2Vec`` with the same settings, vocabulary and weights, which gensim can train on."""
-    from gensim.models import Word2Vec as GensimWord2Vec
+def gensim_word2vec_class():
+    """gensim's own ``Word2Vec`` class, even where ``gensim.models.Word2Vec`` (or
+    ``gensim.models.word2vec.Word2Vec``) has been replaced by torch_w2v's."""
+    if _GENSIM_WORD2VEC.__module__ == "gensim.models.word2vec":
+        return _GENSIM_WORD2VEC
+    from gensim.models.fasttext import FastText  # replaced before torch_w2v's import: gensim's subclass knows
+    return next(c for c in FastText.__mro__ if c.__name__ == "Word2Vec" and c.__module__ == "gensim.models.word2vec")
 
+
+def to_gensim(model):
+    """A ``gensim.models.Word2Vec`` with the same settings, vocabulary and weights, which gensim can train on.
+
+    Always gensim's own class, also where a program has put torch_w2v's class in its place.
+    """
+    GensimWord2Vec = gensim_word2vec_class()
     settings = {name: getattr(model, name) for name in GENSIM_SETTINGS}
     settings["hashfxn"] = model.hashfxn
     out = GensimWord2Vec(**settings)
@@ -90,3 +108,18 @@ def to_gensim(model):
         out.syn1 = np.array(model.syn1, dtype=np.float32, copy=True)
         out.create_binary_tree()
     return out
+
+
+def save_vectors(kv, path, binary: bool = False) -> None:
+    """Write ``kv`` in word2vec C format to ``path`` through the guarded atomic writer
+    (:func:`torch_w2v.persist.atomic_path`: a temporary file beside it, then a rename; a ``path`` that holds
+    something other than word vectors is refused). A ``.gz``/``.bz2`` ending compresses, as gensim's
+    ``save_word2vec_format`` does.
+    """
+    from .corpus import COMPRESSED
+    from .persist import atomic_path
+
+    name = os.path.basename(os.fspath(path))
+    compression = next((ext for ext in COMPRESSED if name.endswith(ext)), "")
+    with atomic_path(path, suffix=".w2v.tmp" + compression, kind="vectors") as tmp:
+        kv.save_word2vec_format(tmp, binary=binary)

@@ -1,27 +1,42 @@
-"""Model files: an explicit format that cannot run code when loaded, written atomically.
+"""Model files: an explicit format that cannot run code when loaded, checksummed, written atomically.
 
 File format (``FORMAT``, version ``VERSION``): one ``torch.save`` zip archive holding a dict of plain
 values only (str, int, float, bool, None, lists, dicts and tensors)::
 
-    {"format": "torch_w2v.Word2Vec", "version": 1,
+    {"format": "torch_w2v.Word2Vec", "version": 2,
      "settings": {gensim keyword -> value},          # vector_size, alpha, window, ... (JSON-able)
      "state":    {corpus_count, corpus_total_words, effective_min_count, train_count, ...},
      "vocab":    {"keys": [str, ...], "count": int64 (V,), "sample_int": int64 (V,)},
      "weights":  {"vectors": float32 (V, D), "syn1neg": float32 (V, D) | absent,
-                  "syn1": float32 (V, D) | absent, "vectors_lockf": float32 (L,)}}
+                  "syn1": float32 (V, D) | absent, "vectors_lockf": float32 (L,)},
+     "checksums": {"algorithm": "sha256", "arrays": {"weights/vectors": hex, ...}, "metadata": hex}}
 
 It is read with ``torch.load(weights_only=True)``, which refuses any pickled object other than those
-plain types, so a planted pickle cannot execute. Every write goes to a temporary file in the target's
-folder, is flushed and fsync'd, then renamed over the target: a crash leaves the old file intact.
+plain types, so a planted pickle cannot execute. ``checksums`` holds a SHA-256 of every stored array
+(its dtype, shape and bytes) and one of everything else (settings, state, vocabulary, as canonical JSON);
+every load verifies them, so a flipped byte anywhere in the content is an error naming the file and the
+part that changed, never silently different vectors. Verifying reads each array once: with
+``mmap='r'`` that pages the whole file in once (at disk speed, about 1 s per GB), which the operating
+system may later drop again; the memory stays shared page cache, not a private copy. Version 1 files
+(no checksums) still load, with a warning that they cannot be verified.
+
+Every write goes through :func:`atomic_path`, the one guarded-write helper for all of torch_w2v's outputs
+(models, checkpoints, CLI vectors, vocabularies, pictures): it refuses a target that is a directory or
+holds another kind of file (:func:`check_target`; a corpus is never replaced by a model), writes a
+temporary file in the target's folder, flushes and fsyncs it, then renames it over the target, so a
+crash leaves the old file intact; an OS error (disk full, permission denied) names the target, not the
+temporary file.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import pickle
-from collections import defaultdict
 import tempfile
 import zipfile
+from collections import defaultdict
 from contextlib import contextmanager
 
 import numpy as np
@@ -32,19 +47,152 @@ from .config import FIELDS
 logger = logging.getLogger("torch_w2v")
 
 FORMAT = "torch_w2v.Word2Vec"
-VERSION = 1
+CHECKPOINT_FORMAT = "torch_w2v.Checkpoint"
+VERSION = 2  # 2: checksums; 1: none
+
+# ------------------------------------------------------------------------------------- guarded writes
+# What each kind of output may replace: a file of the same kind (recognised by its first bytes), or an
+# empty file. Anything else (a corpus, another run's checkpoint, a model where vectors go) is refused.
+KINDS = {
+    "model": "a torch_w2v model file",
+    "checkpoint": "a torch_w2v checkpoint",
+    "vectors": "a word2vec C vectors file",
+    "vocab": "a word2vec.c vocabulary file",
+    "picture": "a picture",
+}
+REPLACES = {
+    "model": {"model", "pickle"},   # a gensim pickle saved by the same script before it used torch_w2v
+    "checkpoint": {"checkpoint"},
+    "vectors": {"vectors"},
+    "vocab": {"vocab"},
+    "picture": {"picture"},
+}
+_PICTURE_MAGIC = (b"\x89PNG", b"%PDF", b"%!PS", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"RIFF", b"<?xml",
+                  b"<svg")  # png, pdf, eps/ps, jpeg, tiff, webp, svg
+
+
+def sniff(path) -> set:
+    """The kinds of output the existing file ``path`` looks like (see :data:`KINDS`), from its first bytes;
+    ``{"empty"}`` for an empty file, ``set()`` for anything else."""
+    path = os.fspath(path)
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    if not head:
+        return {"empty"}
+    kinds = set()
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        kinds.add("pickle")
+    if head.startswith(_PICTURE_MAGIC):
+        kinds.add("picture")
+    if zipfile.is_zipfile(path):
+        found = _archive_format(path)
+        if found == FORMAT:
+            kinds.add("model")
+        elif found == CHECKPOINT_FORMAT:
+            kinds.add("checkpoint")
+        return kinds
+    lines = _first_lines(path, 2)
+    if lines and _is_header(lines[0]):
+        kinds.add("vectors")
+    if lines and all(_is_vocab_line(line) for line in lines):
+        kinds.add("vocab")
+    return kinds
+
+
+def _archive_format(path):
+    """The ``format`` string of a torch.save archive written by :func:`save_payload`, read from the first
+    bytes of its pickle (the payload dict starts with it), without loading the archive."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+            if name is None:
+                return None
+            with archive.open(name) as handle:
+                head = handle.read(256)
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError):
+        return None
+    for candidate in (CHECKPOINT_FORMAT, FORMAT):
+        if candidate.encode() in head:
+            return candidate
+    return None
+
+
+def _first_lines(path, n):
+    from .corpus import _DAMAGED, open_input
+    lines = []
+    try:
+        with open_input(path) as handle:
+            for _ in range(n):
+                line = handle.readline(4096)
+                if not line:
+                    break
+                lines.append(line)
+    except (OSError, *_DAMAGED):
+        return []
+    return lines
+
+
+def _is_header(line: bytes) -> bool:
+    fields = line.split()
+    return len(fields) == 2 and all(f.isdigit() for f in fields) and line.endswith(b"\n")
+
+
+def _is_vocab_line(line: bytes) -> bool:
+    fields = line.split()
+    return len(fields) == 2 and fields[1].isdigit() and line.endswith(b"\n")
+
+
+def check_target(path, kind: str, flag: str | None = None) -> None:
+    """Refuse (``FileExistsError`` or ``IsADirectoryError``, naming ``path``) to write ``kind`` over a
+    directory or over a file that holds something other than ``kind`` (see :data:`REPLACES`).
+
+    ``flag`` names the option that gave ``path`` (the CLI's), for the message.
+    """
+    path = os.fspath(path)
+    named = f"{flag} {path}" if flag else path
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{named} is a directory; name a file to write {KINDS[kind]} to.")
+    if not os.path.lexists(path):
+        return
+    if os.path.exists(path) and not os.path.isfile(path):  # /dev/null, a pipe: a rename would replace it
+        raise FileExistsError(f"{named} is not a regular file (a device or a pipe); outputs are written to a "
+                              f"temporary file and renamed over the target, which would replace it. Name a file.")
+    try:
+        found = sniff(path)
+    except OSError:
+        return  # unreadable: the write itself reports what is wrong
+    if found & (REPLACES[kind] | {"empty"}):
+        return
+    what = (KINDS[next(iter(found & set(KINDS)))] if found & set(KINDS)
+            else "a gensim pickle" if "pickle" in found else "a file of another kind")
+    raise FileExistsError(f"{named} already exists and holds {what}, not {KINDS[kind]}; it was left untouched. "
+                          f"Name another file, or delete this one if it is no longer needed.")
+
+
+def _named(exc: OSError, path) -> OSError:
+    """``exc`` (raised while writing a temporary file for ``path``) re-made to name ``path`` itself."""
+    if exc.errno is None:
+        return exc
+    return type(exc)(exc.errno, f"{exc.strerror} (while writing {os.fspath(path)})", os.fspath(path))
 
 
 @contextmanager
-def atomic_path(path, suffix: str = ".tmp"):
+def atomic_path(path, suffix: str = ".tmp", kind: str | None = None):
     """A temporary path beside ``path`` to write; on success it is fsync'd and renamed to ``path``.
 
+    ``kind`` (a key of :data:`KINDS`) first checks that ``path`` may be replaced (:func:`check_target`).
     ``suffix`` ends the temporary name (a writer that picks compression by extension needs ``.gz``
-    there). On failure the temporary file is removed and ``path`` is untouched.
+    there). On failure the temporary file is removed and ``path`` is untouched; an ``OSError`` names
+    ``path``.
     """
     path = os.fspath(path)
+    if kind is not None:
+        check_target(path, kind)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=suffix, dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=suffix, dir=folder)
+    except OSError as exc:
+        raise _named(exc, path) from None
     os.close(fd)
     try:
         yield tmp
@@ -62,32 +210,120 @@ def atomic_path(path, suffix: str = ".tmp"):
                 os.close(dir_fd)
         except OSError:
             pass  # some filesystems cannot fsync a directory; the rename itself is still atomic
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.filename != path:
+            raise _named(exc, path) from exc
         raise
 
 
 @contextmanager
-def atomic_write(path, mode: str = "wb"):
+def atomic_write(path, mode: str = "wb", kind: str | None = None):
     """Open a temporary file beside ``path``; on success fsync it and rename it to ``path``."""
-    with atomic_path(path) as tmp, open(tmp, mode) as handle:
+    with atomic_path(path, kind=kind) as tmp, open(tmp, mode) as handle:
         yield handle
 
 
-def save_payload(payload: dict, path) -> None:
-    """Write ``payload`` (plain values and tensors) to ``path`` atomically."""
-    with atomic_write(path) as handle:
-        torch.save(payload, handle)
+class _RecordingWriter:
+    """A file's ``write``/``flush`` that keeps the OSError they raise: torch.save turns it into a
+    RuntimeError ("enforce fail at inline_container.cc ... unexpected pos") that hides the cause."""
+
+    def __init__(self, handle):
+        self.handle, self.error = handle, None
+
+    def write(self, data):
+        try:
+            return self.handle.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self):
+        try:
+            return self.handle.flush()
+        except OSError as exc:
+            self.error = exc
+            raise
 
 
-def load_payload(path, expected_format: str | tuple = FORMAT, mmap: bool = False) -> dict:
-    """Read a file written by :func:`save_payload`, refusing anything but plain values and tensors."""
+def save_payload(payload: dict, path, kind: str = "model") -> None:
+    """Write ``payload`` (plain values and tensors) to ``path`` atomically, with its checksums."""
+    payload = dict(payload)
+    payload["checksums"] = checksums(payload)
+    with atomic_write(path, kind=kind) as handle:
+        writer = _RecordingWriter(handle)
+        try:
+            torch.save(payload, writer)
+        except RuntimeError:
+            if writer.error is not None:
+                raise writer.error from None  # atomic_path names the target
+            raise
+
+
+# ------------------------------------------------------------------------------------------ checksums
+def _array_digest(tensor) -> str:
+    array = np.ascontiguousarray(tensor.detach().cpu().numpy())
+    digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(memoryview(array.reshape(-1).view(np.uint8)))
+    return digest.hexdigest()
+
+
+def checksums(payload: dict) -> dict:
+    """SHA-256 of every tensor of ``payload`` (by its place, e.g. ``weights/vectors``) and of the rest."""
+    arrays = {}
+
+    def plain(value, where):
+        if isinstance(value, torch.Tensor):
+            arrays[where] = _array_digest(value)
+            return f"<array {where}>"
+        if isinstance(value, dict):
+            return [[str(k), plain(v, f"{where}/{k}")] for k, v in value.items()]
+        if isinstance(value, (list, tuple)):
+            return [plain(v, f"{where}/{i}") for i, v in enumerate(value)]
+        return value
+
+    rest = [[key, plain(value, key)] for key, value in payload.items() if key != "checksums"]
+    text = json.dumps(rest, default=repr, allow_nan=True)
+    return {"algorithm": "sha256", "arrays": arrays, "metadata": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def verify(payload: dict, path) -> None:
+    """Raise ``ValueError`` naming ``path`` and the part that changed unless ``payload`` matches its
+    checksums (files of format version 1, written before checksums, are accepted with a warning)."""
+    stored = payload.get("checksums")
+    if stored is None:
+        if payload.get("version", 0) >= 2:
+            raise ValueError(f"{path} has lost its checksums: the file is corrupted. Restore it from a backup "
+                             f"or train again.")
+        logger.warning("%s was written by torch_w2v before model files had checksums (format version 1); "
+                       "its content cannot be verified. Save it again to add them.", path)
+        return
+    found = checksums(payload)
+    if not isinstance(stored, dict) or stored.get("algorithm") != "sha256":
+        raise ValueError(f"{path}: its checksum record is damaged; the file is corrupted. Restore it from a "
+                         f"backup or train again.")
+    changed = sorted(set(stored.get("arrays", {})) ^ set(found["arrays"]))
+    changed += [name for name, digest in found["arrays"].items() if stored.get("arrays", {}).get(name) != digest
+                and name not in changed]
+    if stored.get("metadata") != found["metadata"]:
+        changed.append("the settings, vocabulary or training state")
+    if changed:
+        raise ValueError(f"{path} is corrupted: {', '.join(changed)} no longer match the SHA-256 checksums "
+                         f"stored when it was written (the file changed on disk or in a copy). Restore it from "
+                         f"a backup or train again.")
+
+
+def load_payload(path, expected_format: str | tuple = FORMAT, mmap: bool = False, check: bool = True) -> dict:
+    """Read a file written by :func:`save_payload`, refusing anything but plain values and tensors.
+
+    ``check`` verifies the checksums (see :func:`verify`); only a quick look at a file's settings skips it.
+    """
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file.")
+    from .corpus import check_input
+    check_input(path, "model file")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a torch_w2v model file (not a torch.save archive: it may be a "
                          f"gensim pickle, a word2vec C file, or truncated). For gensim models use "
@@ -95,19 +331,23 @@ def load_payload(path, expected_format: str | tuple = FORMAT, mmap: bool = False
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
-        raise ValueError(f"{path} holds objects other than plain values and tensors, and was refused "
-                         f"unread so that it cannot run code ({str(exc).splitlines()[0]}). Only load model "
-                         f"files written by torch_w2v.") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as exc:
-        raise ValueError(f"{path} is truncated or corrupted and cannot be loaded ({exc}). "
+        raise ValueError(f"{path} holds objects other than plain values and tensors (it was crafted, or is "
+                         f"corrupted), and was refused unread so that it cannot run code "
+                         f"({str(exc).splitlines()[0]}). Only load model files written by torch_w2v.") from None
+    except Exception as exc:  # noqa: BLE001 - a damaged archive makes torch raise almost anything
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path} is truncated or corrupted and cannot be loaded ({detail}). "
                          f"Restore it from a backup or train again.") from None
     expected = (expected_format,) if isinstance(expected_format, str) else tuple(expected_format)
     if not isinstance(payload, dict) or payload.get("format") not in expected:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise ValueError(f"{path} is not a {' or '.join(expected)} file (found format {found!r}).")
-    if payload.get("version", 0) > VERSION:
-        raise ValueError(f"{path} was written by a newer torch_w2v (format version {payload['version']}, "
+    version = payload.get("version", 0)
+    if not isinstance(version, int) or version > VERSION:
+        raise ValueError(f"{path} was written by a newer torch_w2v (format version {version!r}, "
                          f"this one reads up to {VERSION}); upgrade torch_w2v.")
+    if check:
+        verify(payload, path)
     return payload
 
 
@@ -145,6 +385,7 @@ def model_payload(model) -> dict:
     state = {name: getattr(model, name) for name in (
         "corpus_count", "corpus_total_words", "effective_min_count", "train_count", "total_train_time",
         "min_alpha_yet_reached", "running_training_loss")}
+    state["_drawn_seed"] = getattr(model, "_drawn_seed", None)  # the seed drawn for seed=None
     state["epoch_losses"] = [float(x) for x in model.epoch_losses]
     state["lifecycle_events"] = [{k: str(v) for k, v in e.items()} for e in model.lifecycle_events]
     raw_vocab = dict(model.raw_vocab) if model.raw_vocab else {}

@@ -149,6 +149,6 @@ def _save(fig, path, dpi) -> str:
     path = os.fspath(path)
     fmt = check_format(path)
     fig.tight_layout()
-    with atomic_write(path) as handle:
+    with atomic_write(path, kind="picture") as handle:
         fig.savefig(handle, format=fmt, dpi=dpi)
     return path

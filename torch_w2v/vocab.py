@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
 from gensim import utils as gensim_utils
 
-from .corpus import is_partial
+from .corpus import is_partial, open_input
+
+SENTENCE_END = "</s>"  # word2vec.c's end-of-sentence token: the first line of its vocabulary files
 
 logger = logging.getLogger("torch_w2v")
 
@@ -321,3 +324,48 @@ def huffman_table(codes, points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lab[i, : len(c)] = 1.0 - np.asarray(c, dtype=np.float32)
     valid = (np.arange(L)[None, :] < lengths[:, None]).astype(np.float32)
     return pts, lab, valid
+# ------------------------------------------------------------------------------- word2vec.c's files
+def write_vocab(wv, path, sentences: int = 0) -> None:
+    """Write the vocabulary as word2vec.c's ``-save-vocab`` does: ``word count`` per line.
+
+    The first line is word2vec.c's end-of-sentence token, ``</s> <sentences>``: its ``-read-vocab`` takes
+    the first line for that token, whatever it holds, so without it the most frequent word would end
+    every sentence and never be trained. word2vec.c counts one ``</s>`` per newline of the corpus;
+    ``sentences`` (the model's ``corpus_count``: non-empty lines) stands for it. The words follow in
+    vocabulary order (descending count).
+    """
+    from .persist import atomic_write
+
+    counts = wv.expandos["count"] if len(wv) else []
+    with atomic_write(path, "wb", kind="vocab") as handle:
+        handle.write(f"{SENTENCE_END} {int(sentences)}\n".encode("utf-8"))
+        for word, count in zip(wv.index_to_key, counts):
+            handle.write(f"{word} {int(count)}\n".encode("utf-8"))
+
+
+def read_vocab(path) -> dict:
+    """Read a word2vec.c vocabulary file (``word count`` per line) into ``{word: count}``, in file order.
+
+    word2vec.c's end-of-sentence token ``</s>`` is skipped (torch_w2v's sentences have none).
+    """
+    freq = {}
+    with open_input(path) as handle:
+        for line_no, raw in enumerate(handle, 1):
+            fields = raw.decode("utf-8", errors="replace").split()
+            if not fields:
+                continue
+            try:
+                if len(fields) != 2:
+                    raise ValueError
+                word, count = fields[0], int(fields[1])
+                if count < 0:
+                    raise ValueError
+            except ValueError:
+                shown = raw[:80].decode("utf-8", errors="replace").rstrip()
+                raise ValueError(f"{os.fspath(path)}, line {line_no}: expected 'word count' (a word and a count "
+                                 f">= 0), got {shown!r}. Pass a file written by -save-vocab.") from None
+            if word != SENTENCE_END:
+                freq[word] = freq.get(word, 0) + count
+    if not freq:
+        raise ValueError(f"{os.fspath(path)} holds no 'word count' lines; pass a file written by -save-vocab.")
+    return freq

@@ -20,10 +20,8 @@ from gensim.utils import call_on_class_only
 
 from . import checkpoint as checkpoint_mod
 from . import config as config_mod
-from . import distributed
 from . import corpus as corpus_mod
-from . import persist
-from . import scoring
+from . import distributed, persist, scoring
 from . import vocab as vocab_mod
 from .config import DEFAULTS as D
 from .config import TrainConfig
@@ -102,14 +100,15 @@ class Word2Vec:
                  device=D.device, batch_size=D.batch_size, chunk_words=D.chunk_words, update_cap=D.update_cap,
                  engine=D.engine, pipeline=D.pipeline, sync_words=D.sync_words, spill_words=D.spill_words,
                  progress=False):
+        gensim_int = config_mod.gensim_int  # gensim stores these as int(value): window=2.0 is 2, sg=True is 1
         self.vector_size = vector_size
         self.layer1_size = vector_size
         self.alpha, self.min_alpha = float(alpha), float(min_alpha)
-        self.window, self.shrink_windows = window, bool(shrink_windows)
+        self.window, self.shrink_windows = gensim_int("window", window), bool(shrink_windows)
         self.min_count, self.max_vocab_size, self.max_final_vocab = min_count, max_vocab_size, max_final_vocab
-        self.sample, self.seed, self.workers = sample, seed, workers
-        self.sg, self.hs, self.negative = sg, hs, negative
-        self.ns_exponent, self.cbow_mean = ns_exponent, cbow_mean
+        self.sample, self.seed, self.workers = sample, config_mod.check_seed(seed), workers
+        self.sg, self.hs, self.negative = gensim_int("sg", sg), gensim_int("hs", hs), gensim_int("negative", negative)
+        self.ns_exponent, self.cbow_mean = ns_exponent, gensim_int("cbow_mean", cbow_mean)
         self.hashfxn, self.epochs, self.null_word = hashfxn, epochs, null_word
         self.sorted_vocab, self.batch_words = sorted_vocab, batch_words
         self.compute_loss, self.comment = bool(compute_loss), comment
@@ -134,6 +133,7 @@ class Word2Vec:
         self.syn1neg = None
         self.syn1 = None
         self.lifecycle_events = []
+        self._drawn_seed = None  # the seed used for seed=None (see _seed_value)
         self.random = np.random.default_rng(seed)
         self.wv = KeyedVectors(vector_size)
         self.wv.vectors_lockf = np.ones(1, dtype=np.float32)  # 0.0 freezes a word's input vector
@@ -164,6 +164,15 @@ class Word2Vec:
         """The current settings as a validated, frozen :class:`TrainConfig`."""
         values = {name: getattr(self, name) for name in config_mod.FIELDS}
         return config_mod.validate(TrainConfig(**values))
+
+    def _seed_value(self) -> int:
+        """``seed``; for ``seed=None`` (gensim: a random seed) one drawn from the OS at first use and kept, in
+        saved models and checkpoints too, so that a resumed or continued run goes on with the same draws."""
+        if self.seed is not None:
+            return int(self.seed)
+        if self._drawn_seed is None:
+            self._drawn_seed = int(np.random.SeedSequence().entropy % 2**32)
+        return self._drawn_seed
 
     def add_lifecycle_event(self, event_name, log_level=logging.INFO, **event):
         """Record an event in ``lifecycle_events`` (kept in saved models) and log it, as gensim does."""
@@ -283,7 +292,7 @@ class Word2Vec:
     def init_weights(self):
         """Initial weights: input vectors drawn as gensim 4.4 draws them, output weights zero."""
         logger.info("resetting layer weights")
-        self.wv.vectors = vocab_mod.init_vectors(len(self.wv), self.vector_size, self.seed)
+        self.wv.vectors = vocab_mod.init_vectors(len(self.wv), self.vector_size, self._seed_value())
         self.wv.norms = None
         self.wv.allocate_vecattrs()
         if self.hs:
@@ -299,7 +308,8 @@ class Word2Vec:
                 "You cannot do an online vocabulary-update of a model which has no prior vocabulary. "
                 "First build the vocabulary of your model with a corpus before doing an online update.")
         old = len(self.wv.vectors)
-        self.wv.vectors = vocab_mod.init_vectors(len(self.wv), self.vector_size, self.seed, prior=self.wv.vectors)
+        self.wv.vectors = vocab_mod.init_vectors(len(self.wv), self.vector_size, self._seed_value(),
+                                                 prior=self.wv.vectors)
         self.wv.norms = None
         self.wv.allocate_vecattrs()
         gained = len(self.wv.vectors) - old
@@ -318,7 +328,7 @@ class Word2Vec:
             logger.warning(
                 "Both hierarchical softmax and negative sampling are activated. This is probably a mistake. "
                 "You should set either 'hs=0' or 'negative=0' to disable one of them. ")
-        if self.alpha > self.min_alpha_yet_reached:
+        if self.alpha > self.min_alpha_yet_reached:  # (resume() goes on mid-schedule and skips these checks)
             logger.warning("Effective 'alpha' higher than previous training cycles")
         if not self.wv.key_to_index:
             raise RuntimeError(
@@ -561,6 +571,10 @@ class Word2Vec:
     def save(self, fname, **gensim_options):
         """Save the whole model to ``fname`` in torch_w2v's safe format (see :mod:`torch_w2v.persist`).
 
+        ``fname`` may already hold a model (torch_w2v's or a gensim pickle), which is replaced atomically;
+        a file of another kind (a corpus, a checkpoint, vectors) is refused with ``FileExistsError``.
+        An ``OSError`` (disk full, permission denied) names ``fname``.
+
         gensim's storage options (``separately``, ``sep_limit``, ``ignore``, ``pickle_protocol``) concern its
         pickle layout and have no meaning for this format; they are accepted and have no effect.
         """
@@ -573,7 +587,10 @@ class Word2Vec:
     def load(cls, fname, mmap=None, **kwargs):
         """Load a model written by :meth:`save`. Refuses pickles: a model file cannot run code.
 
-        ``mmap='r'`` memory-maps the weights instead of reading them into memory.
+        Every stored array and the rest of the file are checked against the SHA-256 checksums written with
+        them; a changed byte raises ``ValueError`` naming the file and the part. ``mmap='r'`` memory-maps
+        the weights instead of reading them into memory; verifying still reads the mapped file once (about
+        1 s per GB from disk), as shared page cache rather than private memory.
         """
         if kwargs:
             raise TypeError(f"load() got unexpected keyword argument(s) {sorted(kwargs)}.")

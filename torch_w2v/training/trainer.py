@@ -23,8 +23,17 @@ from .. import corpus as corpus_mod
 from .. import distributed
 from ..progress import Progress
 from . import steps
-from .engine import (DEVICE_CHUNK_WORDS, HOST_CHUNK_WORDS, Engine, EpochStats, Schedule, default_batch_size,
-                     mix_seed, resolve_device, torch_threads)
+from .engine import (
+    DEVICE_CHUNK_WORDS,
+    HOST_CHUNK_WORDS,
+    Engine,
+    EpochStats,
+    Schedule,
+    default_batch_size,
+    mix_seed,
+    resolve_device,
+    torch_threads,
+)
 from .weights import ModelWeights, expected_words
 
 logger = logging.getLogger("torch_w2v")
@@ -68,6 +77,7 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
     source = (distributed.shard(request.corpus_iterable, request.corpus_file, model.corpus_count) if parallel
               else corpus_mod.sentences_of(request.corpus_iterable, request.corpus_file))
     encoded = corpus_mod.encode(source, model.wv.key_to_index, spill_words=cfg.spill_words)
+    corpus_mod.check_not_exhausted(encoded, request.total_examples or request.total_words, parallel)
     if resume is not None:
         resume.check_corpus(encoded, request.checkpoint)
     threads = training_threads(cfg.workers, encoded.total_raw_words, cfg.batch_words)
@@ -91,7 +101,7 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
             averager = (distributed.ModelAverager([weights.syn0, weights.syn1neg, weights.syn1],
                                                   max(1, round(encoded.total_raw_words / cfg.sync_words)))
                         if parallel else None)
-            engine = Engine(step.cfg, step, tables, seed=mix_seed(model.seed, model.train_count, 0, 12345)
+            engine = Engine(step.cfg, step, tables, seed=mix_seed(model._seed_value(), model.train_count, 0, 12345)
                             + 7_777_777 * distributed.rank(), device=device, prefetch=int(request.queue_factor),
                             averager=averager)
             progress = Progress(model, request.epochs, encoded, encoded.total_raw_words if parallel

@@ -1,0 +1,163 @@
+"""Reading inputs: URLs with a timeout (issue 12.2), damaged archives (12.6), directories and one-shot
+iterators (12.11). Servers are real sockets on 127.0.0.1."""
+import bz2
+import functools
+import gzip
+import http.server
+import lzma
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from torch_w2v import LineSentence, Word2Vec
+from torch_w2v import corpus as corpus_mod
+from torch_w2v.evaluate import load_vectors
+from torch_w2v.vocab import read_vocab
+
+SG = dict(sg=1, vector_size=8, workers=1, device="cpu")
+
+
+@pytest.fixture
+def silent_url():
+    """A server that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)  # the kernel completes the handshakes; nobody ever reads or writes
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+
+
+@pytest.fixture
+def stalling_url():
+    """A server that sends the headers and a first line, then goes silent mid-body."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    stop = threading.Event()
+    held = []
+
+    def serve():
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nfirst line of the corpus\n")
+            held.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    """An http server for the files of ``tmp_path``."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("reader", ["corpus_file", "LineSentence", "load_vectors", "read_vocab"])
+@pytest.mark.parametrize("server", ["silent_url", "stalling_url"])
+def test_a_silent_server_times_out_naming_the_url(reader, server, request, monkeypatch):
+    """Issue 12.2: reading a URL had no timeout; a server that never answers hung forever."""
+    monkeypatch.setenv("TORCH_W2V_URL_TIMEOUT", "1")
+    url = request.getfixturevalue(server) + "/corpus.txt"
+    calls = {"corpus_file": lambda: Word2Vec(corpus_file=url, min_count=1, **SG),
+             "LineSentence": lambda: list(LineSentence(url)),
+             "load_vectors": lambda: load_vectors(url),
+             "read_vocab": lambda: read_vocab(url)}
+    start = time.monotonic()
+    with pytest.raises(TimeoutError, match=f"{url}: the server sent nothing for 1 s") as info:
+        calls[reader]()
+    assert time.monotonic() - start < 20
+    assert "TORCH_W2V_URL_TIMEOUT" in str(info.value)
+
+
+def test_url_timeout_default_and_bad_values(monkeypatch):
+    monkeypatch.delenv("TORCH_W2V_URL_TIMEOUT", raising=False)
+    assert corpus_mod.url_timeout() == corpus_mod.URL_TIMEOUT == 60.0
+    for bad in ("0", "-1", "inf", "soon"):
+        monkeypatch.setenv("TORCH_W2V_URL_TIMEOUT", bad)
+        with pytest.raises(ValueError, match="TORCH_W2V_URL_TIMEOUT must be a number of seconds > 0"):
+            corpus_mod.url_timeout()
+
+
+def test_training_and_vectors_from_a_url(tmp_path, file_server, toy_sentences):
+    """http(s) is read by the standard library: no extra package, compressed files too."""
+    text = "\n".join(" ".join(s) for s in toy_sentences) + "\n"
+    (tmp_path / "c.txt").write_text(text)
+    (tmp_path / "c.txt.gz").write_bytes(gzip.compress(text.encode()))
+    local = Word2Vec(corpus_file=str(tmp_path / "c.txt"), min_count=1, epochs=1, **SG)
+    for name in ("c.txt", "c.txt.gz"):
+        remote = Word2Vec(corpus_file=f"{file_server}/{name}", min_count=1, epochs=1, **SG)
+        np.testing.assert_array_equal(remote.wv.vectors, local.wv.vectors)
+    local.wv.save_word2vec_format(str(tmp_path / "v.bin"), binary=True)
+    np.testing.assert_array_equal(load_vectors(f"{file_server}/v.bin").vectors, local.wv.vectors)
+    with pytest.raises(FileNotFoundError, match=r"/missing.txt: the server answered 404"):
+        list(LineSentence(f"{file_server}/missing.txt"))
+
+
+# ------------------------------------------------------------------------------------ damaged archives
+COMPRESS = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ext=st.sampled_from(sorted(COMPRESS)), cut=st.floats(0.05, 0.95))
+def test_a_truncated_compressed_corpus_names_the_file(tmp_path, toy_sentences, ext, cut):
+    """Issue 12.6: a bare EOFError without the file's name."""
+    text = ("\n".join(" ".join(s) for s in toy_sentences * 20) + "\n").encode()
+    data = COMPRESS[ext](text)
+    path = tmp_path / f"corpus{ext}"
+    path.write_bytes(data[:int(len(data) * cut)])
+    with pytest.raises(ValueError, match=rf"corpus{ext}: the compressed file is truncated or damaged"):
+        list(LineSentence(path))
+    with pytest.raises(ValueError, match=rf"corpus{ext}: the compressed file is truncated or damaged"):
+        Word2Vec(corpus_file=str(path), min_count=1, **SG)
+
+
+# ------------------------------------------------------------------------------ directories, iterators
+def test_a_directory_is_named_as_a_directory(tmp_path):
+    """Issue 12.11: a directory given as corpus or model said 'no such file'."""
+    with pytest.raises(TypeError, match="it is a directory"):
+        Word2Vec(corpus_file=str(tmp_path), **SG)
+    with pytest.raises(IsADirectoryError, match="is a directory, not a file"):
+        Word2Vec.load(str(tmp_path))
+    with pytest.raises(IsADirectoryError, match="is a directory, not a file"):
+        load_vectors(tmp_path)
+
+
+@pytest.mark.parametrize("make", [iter, lambda s: map(list, s), lambda s: (x for x in s)],
+                         ids=["iter", "map", "generator"])
+def test_a_one_shot_iterator_is_refused_where_it_would_train_nothing(toy_sentences, make):
+    """Issue 12.11: a one-shot iterator read by build_vocab() and then by train() trained nothing, with
+    only a count warning."""
+    with pytest.raises(TypeError, match="can't support 6 passes"):
+        Word2Vec(make(toy_sentences), min_count=1, epochs=5, **SG)
+    model = Word2Vec(min_count=1, epochs=2, **SG)
+    sentences = make(toy_sentences)
+    model.build_vocab(sentences)
+    before = model.wv.vectors.copy()
+    with pytest.raises((ValueError, TypeError), match="one-shot|generator"):
+        model.train(sentences, total_examples=model.corpus_count, epochs=1)
+    np.testing.assert_array_equal(model.wv.vectors, before)
+    model.train(make(toy_sentences), total_examples=model.corpus_count, epochs=1)  # a fresh one is fine
+    assert not np.array_equal(model.wv.vectors, before)
