@@ -60,6 +60,7 @@ class Spec:
     device: str | None = None  # torch_w2v: "cpu", "cuda"
     batch_size: int | None = None  # torch_w2v: centres per step; None = its default
     processes: int = 1             # torch_w2v: ranks under torchrun (gloo), the threads split between them
+    pipeline: str | None = None    # torch_w2v: "host" or "device" batches; None = the step's default
 
     @property
     def label(self) -> str:
@@ -67,14 +68,15 @@ class Spec:
             return f"{self.impl} {self.mode}"
         batch = "default" if self.batch_size is None else self.batch_size
         ranks = f" x{self.processes} processes" if self.processes > 1 else ""
-        return f"torch_w2v {self.mode} {self.engine} {self.device} batch={batch}{ranks}"
+        batches = f" {self.pipeline} batches" if self.pipeline else ""
+        return f"torch_w2v {self.mode} {self.engine} {self.device}{batches} batch={batch}{ranks}"
 
     def keywords(self) -> dict:
         """The Word2Vec keywords of this run."""
         kw = dict(SETTINGS, sg=int(self.mode == "sg"), epochs=self.epochs, vector_size=self.vector_size,
                   workers=self.workers)
         if self.impl == "torch_w2v":
-            kw.update(engine=self.engine, device=self.device, batch_size=self.batch_size,
+            kw.update(engine=self.engine, device=self.device, batch_size=self.batch_size, pipeline=self.pipeline or "auto",
                       workers=max(1, self.workers // self.processes))  # threads per rank
         return kw
 
@@ -321,7 +323,7 @@ def _free_port() -> int:
 # --------------------------------------------------------------------------------------------- plan
 def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_size: int, workers: int,
          gensim_every: int, default_batch, gensim_iterable: bool = True,
-         processes=(1,)) -> tuple[list[Spec], list[str]]:
+         processes=(1,), pipelines=()) -> tuple[list[Spec], list[str]]:
     """The runs, in order, and the notes on what was skipped.
 
     Per mode: a gensim run, then up to ``gensim_every`` torch_w2v runs, then gensim again, and so on,
@@ -354,6 +356,9 @@ def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_
                 sizes = [None] + [b for b in batch_sizes if b != default_batch(f"{device}/{engine}")]
                 ours += [Spec("torch_w2v", mode, engine=engine, device=device, batch_size=b, **common)
                          for b in sizes]
+                if engine == "torch":  # the torch step on each pipeline asked for (default-batch rows)
+                    ours += [Spec("torch_w2v", mode, engine=engine, device=device, pipeline=pipe, **common)
+                             for pipe in pipelines]
                 ours += [Spec("torch_w2v", mode, engine=engine, device=device, processes=p, **common)
                          for p in processes if p > 1]
         if not ours:
@@ -436,7 +441,8 @@ def markdown(rows: list[dict], bandwidth: float | None = None) -> str:
             if r["impl"] == "gensim-iterable":
                 impl, step = f"gensim {r['version']}, iterable corpus (linear schedule)", "—"
             else:
-                impl = f"torch_w2v {r['engine']} ({r['device']})"
+                impl = f"torch_w2v {r['engine']} ({r['device']}" + (f", {r['pipeline']} batches)"
+                                                                     if r.get("pipeline") else ")")
                 if r.get("processes", 1) > 1:
                     impl += f", {r['processes']} processes (gloo)"
                 step = f"{r['batch_effective']:,}" + (" (default)" if r["batch_size"] is None else "")
@@ -582,6 +588,9 @@ def parse_args(argv=None):
                    help="a gensim run after every this many torch_w2v runs (default 3)")
     p.add_argument("--no-gensim-iterable", dest="gensim_iterable", action="store_false",
                    help="skip the reference run of gensim on the corpus as an iterable (documented schedule)")
+    p.add_argument("--pipelines", type=_csv(str, {"host", "device"}), default=[],
+                   help="also run the torch step with batches made on the host and/or the device (the CUDA "
+                        "path's pipeline), e.g. host,device, to compare their quality")
     p.add_argument("--processes", type=_csv(int), default=[1],
                    help="also run torch_w2v under torchrun with these numbers of processes (e.g. 1,2; the "
                         "--workers threads are split between them)")
@@ -643,7 +652,7 @@ def main(argv=None) -> int:
     devices = _usable_devices(args.device, mach, notes)
     runs, skipped = plan(info.path, args.modes, engines, devices, args.batch_sizes, epochs, args.vector_size,
                          args.workers, args.gensim_every, mach["default_batch"].get, args.gensim_iterable,
-                         args.processes)
+                         args.processes, args.pipelines)
     notes += skipped
     if any(s.engine == "fused" for s in runs) and not mach["fused"]:
         notes.append("the fused C step is not built here (no C compiler at install?): the fused rows will fail.")
