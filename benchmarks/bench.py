@@ -76,7 +76,8 @@ class Spec:
         kw = dict(SETTINGS, sg=int(self.mode == "sg"), epochs=self.epochs, vector_size=self.vector_size,
                   workers=self.workers)
         if self.impl == "torch_w2v":
-            kw.update(engine=self.engine, device=self.device, batch_size=self.batch_size, pipeline=self.pipeline or "auto",
+            kw.update(engine=self.engine, device=self.device, batch_size=self.batch_size,
+                      pipeline=self.pipeline or "auto",
                       workers=max(1, self.workers // self.processes))  # threads per rank
         return kw
 
