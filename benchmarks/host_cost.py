@@ -44,8 +44,6 @@ class OpCounter(TorchDispatchMode):
 
 
 def measure(sentences, path: str, epochs: int = 1) -> dict:
-    from torch.utils._python_dispatch import _disable_current_modes
-
     from torch_w2v import Word2Vec
     from torch_w2v.training import steps as registry
     engine, pipeline = path.split("/")
@@ -61,15 +59,12 @@ def measure(sentences, path: str, epochs: int = 1) -> dict:
 
     patched = [(cls, "__call__", call)]
     cls.__call__ = counted
-    if engine == "triton":  # the interpreter's own tensor copies around a launch are not host work on a GPU
+    if engine == "triton":  # the interpreter's own tensor copies inside a kernel launch are not host work
         from torch_w2v.training.steps import triton_step
-        launch = triton_step.launch
-
-        def launch_uncounted(*args, **kwargs):
-            with _disable_current_modes():
-                return launch(*args, **kwargs)
-        patched.append((triton_step, "launch", launch))
-        triton_step.launch = launch_uncounted
+        for name in ("_w2v_kernel", "_count_kernel"):
+            kernel = getattr(triton_step, name)
+            patched.append((triton_step, name, kernel))
+            setattr(triton_step, name, _Uncounted(kernel))
     launches_before = _triton_launches()
     counter = OpCounter()
     start = time.perf_counter()
@@ -86,6 +81,22 @@ def measure(sentences, path: str, epochs: int = 1) -> dict:
                 triton_launches_per_step=(_triton_launches() - launches_before) / n,
                 host_seconds_per_million_words=seconds / max(trained, 1) * 1e6,
                 top_ops=counter.ops.most_common(6))
+
+
+class _Uncounted:
+    """A Triton kernel whose launches run with the op counter paused."""
+
+    def __init__(self, kernel):
+        self.kernel = kernel
+
+    def __getitem__(self, grid):
+        from torch.utils._python_dispatch import _disable_current_modes
+        launcher = self.kernel[grid]
+
+        def run(*args, **kwargs):
+            with _disable_current_modes():
+                return launcher(*args, **kwargs)
+        return run
 
 
 def _triton_launches() -> int:
