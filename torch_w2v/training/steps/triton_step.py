@@ -99,6 +99,45 @@ if triton is not None:
         tl.store(out + pc[:, None] * K + k[None, :] - 1, noise, mask=m)
 
     @triton.jit
+    def _centres(ids, sent, wsize, n_ptr, t, n_batches, per_batch, BLOCK_B: tl.constexpr):
+        """This program's centre slots of batch ``t``: slot, plan position, n, real, word, sentence, window."""
+        j = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)                          # (BB,) batch slot
+        p = t + j.to(tl.int64) * n_batches                                              # (BB,) plan position
+        n = tl.load(n_ptr)
+        real = (j < per_batch) & (p < n)
+        pc = tl.where(real, p, 0)
+        centre = tl.load(ids + pc, mask=real, other=0).to(tl.int64)
+        s_c = tl.load(sent + pc, mask=real, other=-1)
+        w_c = tl.load(wsize + pc, mask=real, other=0)
+        return j, p, n, real, centre, s_c, w_c
+
+    @triton.jit
+    def _ns_rows(j, p, real, centre, thr, alias, given_noise, V, T, seed, K: tl.constexpr, KP: tl.constexpr,
+                 DRAW: tl.constexpr):
+        """Negative-sampling rows (BB, KP): the centre, then K noise words (drawn, or given); and validity
+        (a draw equal to the centre is skipped, as gensim does)."""
+        k = tl.arange(0, KP)
+        if DRAW:
+            noise = _noise(seed, tl.where(real, p, 0)[:, None] * KP + k[None, :], thr, alias, V, T)
+        else:
+            nk = real[:, None] & (k[None, :] >= 1) & (k[None, :] <= K)
+            noise = tl.load(given_noise + j[:, None].to(tl.int64) * K + k[None, :] - 1, mask=nk, other=0)
+        rows = tl.where(k[None, :] == 0, centre[:, None], noise)
+        valid = real[:, None] & (k[None, :] <= K) & ((k[None, :] == 0) | (rows != centre[:, None]))
+        return rows, valid
+
+    @triton.jit
+    def _hs_rows(real, centre, points, code_valid, L, LP: tl.constexpr):
+        """Hierarchical-softmax rows (BB, LP): the inner nodes of the centre's Huffman path, their validity,
+        and the (V, L) offsets and mask to read the labels with."""
+        ll = tl.arange(0, LP)
+        hm = real[:, None] & (ll[None, :] < L)
+        hoff = centre[:, None] * L + ll[None, :]
+        rows = tl.load(points + hoff, mask=hm, other=0)
+        valid = hm & (tl.load(code_valid + hoff, mask=hm, other=0.0) > 0.5)
+        return rows, valid, hoff, hm
+
+    @triton.jit
     def _count_kernel(counts, ids, sent, wsize, n_ptr, thr, alias, given_noise, points, code_valid,
                       t, n_batches, per_batch, V, T, L, seed,
                       W: tl.constexpr, K: tl.constexpr, KP: tl.constexpr, LP: tl.constexpr, CP: tl.constexpr,
@@ -106,46 +145,32 @@ if triton is not None:
                       DRAW: tl.constexpr):
         """Pair-updates per row in this batch, for the update cap: ``counts`` (3, V) float32 holds the input
         rows', the negative-sampling rows' and the Huffman nodes' (the torch step's ``row_cap`` counts)."""
-        j = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
-        p = t + j.to(tl.int64) * n_batches
-        n = tl.load(n_ptr)
-        real = (j < per_batch) & (p < n)
-        pc = tl.where(real, p, 0)
-        centre = tl.load(ids + pc, mask=real, other=0).to(tl.int64)
-        s_c = tl.load(sent + pc, mask=real, other=-1)
-        w_c = tl.load(wsize + pc, mask=real, other=0)
+        j, p, n, real, centre, s_c, w_c = _centres(ids, sent, wsize, n_ptr, t, n_batches, per_batch, BLOCK_B)
         ok, cid, cw = _contexts(p, n, real, w_c, s_c, ids, sent, W, CP)                  # (BB, CP)
         tl.atomic_add(counts + cid, tl.where(ok, 1.0, 0.0), mask=ok)
         n_ctx = tl.sum(ok.to(tl.float32), axis=1)                                       # (BB,)
         uses = n_ctx if SG else tl.where(n_ctx > 0.0, 1.0, 0.0)   # pairs per head row: contexts, or 1 (CBOW)
         if NS:
-            k = tl.arange(0, KP)
-            if DRAW:
-                noise = _noise(seed, pc[:, None] * KP + k[None, :], thr, alias, V, T)
-            else:
-                nk = real[:, None] & (k[None, :] >= 1) & (k[None, :] <= K)
-                noise = tl.load(given_noise + j[:, None].to(tl.int64) * K + k[None, :] - 1, mask=nk, other=0)
-            nrows = tl.where(k[None, :] == 0, centre[:, None], noise)
-            nvalid = real[:, None] & (k[None, :] <= K) & ((k[None, :] == 0) | (nrows != centre[:, None]))
+            nrows, nvalid = _ns_rows(j, p, real, centre, thr, alias, given_noise, V, T, seed, K, KP, DRAW)
             tl.atomic_add(counts + V + nrows, tl.zeros((BLOCK_B, KP), tl.float32) + uses[:, None], mask=nvalid)
         if HS:
-            ll = tl.arange(0, LP)
-            hm = real[:, None] & (ll[None, :] < L)
-            hoff = centre[:, None] * L + ll[None, :]
-            hrows = tl.load(points + hoff, mask=hm, other=0)
-            hvalid = hm & (tl.load(code_valid + hoff, mask=hm, other=0.0) > 0.5)
+            hrows, hvalid, _hoff, _hm = _hs_rows(real, centre, points, code_valid, L, LP)
             tl.atomic_add(counts + 2 * V + hrows, tl.zeros((BLOCK_B, LP), tl.float32) + uses[:, None], mask=hvalid)
 
     @triton.jit
-    def _score(X, x, valid, label, lr, max_exp):
-        """Scores of inputs ``x`` (BB, BD) against head tiles ``X`` (BB, P, BD): (g (BB, P), loss terms)."""
+    def _head(X, x, valid, label, lr, max_exp, LOSS: tl.constexpr):
+        """Inputs ``x`` (BB, BD) against head tiles ``X`` (BB, P, BD) by gensim's rule: the input-side update
+        (BB, BD), the heads' update (BB, P, BD) and the loss (BB,) (zero unless LOSS)."""
         f = tl.sum(X * x[:, None, :], axis=2)                                           # (BB, P)
         fc = tl.minimum(tl.maximum(f, -max_exp), max_exp)   # g is 0 past max_exp; keeps exp() finite
         g = (label - 1.0 / (1.0 + tl.exp(-fc))) * lr
         g = tl.where(valid & (tl.abs(f) < max_exp), g, 0.0)
-        signed = tl.where(label > 0.5, f, -f)
-        terms = tl.maximum(-signed, 0.0) + tl.log(1.0 + tl.exp(-tl.abs(signed)))        # -log σ(signed)
-        return g, tl.where(valid, terms, 0.0)
+        loss = tl.sum(g, axis=1) * 0.0                                                  # (BB,) zeros
+        if LOSS:
+            signed = tl.where(label > 0.5, f, -f)
+            terms = tl.maximum(-signed, 0.0) + tl.log(1.0 + tl.exp(-tl.abs(signed)))    # -log σ(signed)
+            loss = tl.sum(tl.where(valid, terms, 0.0), axis=1)
+        return tl.sum(g[:, :, None] * X, axis=1), g[:, :, None] * x[:, None, :], loss
 
     @triton.jit
     def _w2v_kernel(syn0, syn1neg, syn1, lockf,                     # weights (V, D) float32; lockf (V,)
@@ -158,39 +183,21 @@ if triton is not None:
                     BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr, SG: tl.constexpr, CBOW_MEAN: tl.constexpr,
                     NS: tl.constexpr, HS: tl.constexpr, LOCKF: tl.constexpr, LOSS: tl.constexpr,
                     DRAW: tl.constexpr, CAP: tl.constexpr):
-        j = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)                          # (BB,) batch slot
-        p = t + j.to(tl.int64) * n_batches                                              # (BB,) plan position
-        n = tl.load(n_ptr)
-        real = (j < per_batch) & (p < n)
-        pc = tl.where(real, p, 0)
-        centre = tl.load(ids + pc, mask=real, other=0).to(tl.int64)
-        s_c = tl.load(sent + pc, mask=real, other=-1)
-        w_c = tl.load(wsize + pc, mask=real, other=0)
+        j, p, n, real, centre, s_c, w_c = _centres(ids, sent, wsize, n_ptr, t, n_batches, per_batch, BLOCK_B)
         d = tl.arange(0, BLOCK_D)
         dm = d < D
         loss = tl.zeros((BLOCK_B,), tl.float32)
 
         if NS:  # the centre (label 1) and K noise words (label 0), loaded once: (BB, KP, BD)
-            k = tl.arange(0, KP)
-            if DRAW:
-                noise = _noise(seed, pc[:, None] * KP + k[None, :], thr, alias, V, T)   # (BB, KP)
-            else:
-                nk = real[:, None] & (k[None, :] >= 1) & (k[None, :] <= K)
-                noise = tl.load(given_noise + j[:, None].to(tl.int64) * K + k[None, :] - 1, mask=nk, other=0)
-            nrows = tl.where(k[None, :] == 0, centre[:, None], noise)                   # (BB, KP)
-            nvalid = real[:, None] & (k[None, :] <= K) & ((k[None, :] == 0) | (nrows != centre[:, None]))
-            nlabel = tl.where(k == 0, 1.0, 0.0)[None, :]                                # (1, KP)
+            nrows, nvalid = _ns_rows(j, p, real, centre, thr, alias, given_noise, V, T, seed, K, KP, DRAW)
+            nlabel = tl.where(tl.arange(0, KP) == 0, 1.0, 0.0)[None, :]                 # (1, KP)
             nptr = syn1neg + nrows[:, :, None] * D + d[None, None, :]
             nmask = nvalid[:, :, None] & dm[None, None, :]
             U = tl.load(nptr, mask=nmask, other=0.0)                                    # (BB, KP, BD)
             dU = tl.zeros((BLOCK_B, KP, BLOCK_D), tl.float32)
         if HS:  # the inner nodes of the centre's Huffman path, labels 1 - code: (BB, LP, BD)
-            ll = tl.arange(0, LP)
-            hm = real[:, None] & (ll[None, :] < L)
-            hoff = centre[:, None] * L + ll[None, :]
-            hrows = tl.load(points + hoff, mask=hm, other=0)
+            hrows, hvalid, hoff, hm = _hs_rows(real, centre, points, code_valid, L, LP)
             hlabel = tl.load(codes + hoff, mask=hm, other=0.0)
-            hvalid = hm & (tl.load(code_valid + hoff, mask=hm, other=0.0) > 0.5)
             hptr = syn1 + hrows[:, :, None] * D + d[None, None, :]
             hmask = hvalid[:, :, None] & dm[None, None, :]
             H = tl.load(hptr, mask=hmask, other=0.0)                                    # (BB, LP, BD)
@@ -206,17 +213,11 @@ if triton is not None:
                 v = tl.load(vptr, mask=vmask, other=0.0)                                # (BB, BD)
                 work = tl.zeros((BLOCK_B, BLOCK_D), tl.float32)
                 if NS:
-                    g, terms = _score(U, v, nvalid & ok_o[:, None], nlabel, lr, max_exp)
-                    work += tl.sum(g[:, :, None] * U, axis=1)
-                    dU += g[:, :, None] * v[:, None, :]
-                    if LOSS:
-                        loss += tl.sum(terms, axis=1)
+                    w_in, d_out, l_out = _head(U, v, nvalid & ok_o[:, None], nlabel, lr, max_exp, LOSS)
+                    work, dU, loss = work + w_in, dU + d_out, loss + l_out
                 if HS:
-                    g, terms = _score(H, v, hvalid & ok_o[:, None], hlabel, lr, max_exp)
-                    work += tl.sum(g[:, :, None] * H, axis=1)
-                    dH += g[:, :, None] * v[:, None, :]
-                    if LOSS:
-                        loss += tl.sum(terms, axis=1)
+                    w_in, d_out, l_out = _head(H, v, hvalid & ok_o[:, None], hlabel, lr, max_exp, LOSS)
+                    work, dH, loss = work + w_in, dH + d_out, loss + l_out
                 if LOCKF:
                     work = work * tl.load(lockf + cid_o, mask=ok_o, other=0.0)[:, None]
                 if CAP:
@@ -233,17 +234,11 @@ if triton is not None:
                 h = h * inv[:, None]
             work = tl.zeros((BLOCK_B, BLOCK_D), tl.float32)
             if NS:
-                g, terms = _score(U, h, nvalid & has[:, None], nlabel, lr, max_exp)
-                work += tl.sum(g[:, :, None] * U, axis=1)
-                dU += g[:, :, None] * h[:, None, :]
-                if LOSS:
-                    loss += tl.sum(terms, axis=1)
+                w_in, d_out, l_out = _head(U, h, nvalid & has[:, None], nlabel, lr, max_exp, LOSS)
+                work, dU, loss = work + w_in, dU + d_out, loss + l_out
             if HS:
-                g, terms = _score(H, h, hvalid & has[:, None], hlabel, lr, max_exp)
-                work += tl.sum(g[:, :, None] * H, axis=1)
-                dH += g[:, :, None] * h[:, None, :]
-                if LOSS:
-                    loss += tl.sum(terms, axis=1)
+                w_in, d_out, l_out = _head(H, h, hvalid & has[:, None], hlabel, lr, max_exp, LOSS)
+                work, dH, loss = work + w_in, dH + d_out, loss + l_out
             if CBOW_MEAN == 0:
                 work = work * inv[:, None]  # gensim divides the error over the summed context vectors
             upd = tl.zeros((BLOCK_B, CP, BLOCK_D), tl.float32) + work[:, None, :]         # (BB, CP, BD)
