@@ -4,7 +4,8 @@ On CPU the batched torch step is memory-bound: it materialises ``(B, C, D)`` gat
 scatters them back. The fused step (``csrc/w2v_step.c``) reads each weight row once, updates it in
 place and keeps the scores in registers, as gensim's Cython and word2vec.c do; the batch, noise words,
 Huffman paths, learning rate and loss accounting still come from the PyTorch pipeline, and the weights
-are the SkipGramNeg tensors themselves (updated through their data pointers).
+are :class:`~torch_w2v.training.weights.ModelWeights`' tensors (the model's ``wv.vectors``, ``syn1neg`` and
+``syn1``, updated through their data pointers).
 
 Semantics differ from the torch step in one way: within a step, an update is seen by the next centre
 handled by the same thread (Hogwild, like gensim with workers > 1), instead of all centres reading the
