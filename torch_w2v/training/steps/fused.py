@@ -46,9 +46,13 @@ FIX = ("install a C compiler and Python's headers (Debian/Ubuntu: apt-get instal
        "reinstall torch_w2v: pip install --force-reinstall --no-deps . in its source directory (pip install "
        "-e . for an editable checkout)")
 
-# Fewest centres a thread is handed: below, waking a pool thread costs more than the work it takes over
-# (measured on gensim's Lee corpus: see benchmarks/small_corpus.py).
-MIN_CENTRES_PER_THREAD = 256
+# Fewest centres a thread is handed: below, waking a pool thread and sharing rows with it cost more than
+# the work it takes over. Measured on 2 cores, split against one thread, interleaved: skip-gram on Lee
+# 1.05x slower split at 512 centres a step, 0.97x at 1,024; CBOW (a centre is ~1/(2 window) of skip-gram's
+# work) on Lee 1.2x slower split at 2,048 to 8,192 centres a step, on the 5M-word GCIDE corpus (16,384 a
+# step) 0.91-0.96x, skip-gram there 0.80x. Lee's default steps (~350 centres) run on one thread.
+MIN_CENTRES_PER_THREAD = 512
+MIN_CBOW_CENTRES_PER_THREAD = 4096
 
 _lock = threading.Lock()
 _lib = None
@@ -293,7 +297,8 @@ class FusedStep(Step):
 
     def __init__(self, cfg, weights, tables, device, threads):
         super().__init__(cfg, weights, tables, device, threads)
-        self.runner = FusedSteps(threads, weights.syn0.shape[1])
+        self.runner = FusedSteps(threads, weights.syn0.shape[1],
+                                 MIN_CENTRES_PER_THREAD if cfg.sg else MIN_CBOW_CENTRES_PER_THREAD)
         self.capacity = 0
         self._allocate(max(1, int(cfg.batch_size or 1)))
 
