@@ -54,3 +54,39 @@ def test_each_chunk_reports_progress_with_growing_counts(toy_sentences, pipeline
     assert [c for c, _, _ in seen] == list(range(1, len(seen) + 1)) and len(seen) >= 10
     assert seen[-1][1] == sum(map(len, toy_sentences))
     assert all(a >= b for (_, _, a), (_, _, b) in zip(seen, seen[1:]))
+
+
+def _producers():
+    import threading
+    return [t for t in threading.enumerate() if t.name == "torch_w2v-batches" and t.is_alive()]
+
+
+def test_one_producer_across_epochs_trains_as_one_per_epoch(toy_sentences, monkeypatch):
+    """The host producer makes the next epoch's chunks during this one; the chunks are keyed by (seed, epoch,
+    chunk), so the vectors equal those of a producer restarted every epoch, and it stops with train()."""
+    def fit():
+        model = Word2Vec(toy_sentences, min_count=1, epochs=3, workers=1, seed=3, device="cpu", chunk_words=100)
+        assert _producers() == []
+        return model.wv.vectors
+
+    across = fit()
+    run_epoch = engine.Engine.run_epoch
+
+    def fresh_producer(self, *args, **kwargs):
+        self.close()
+        return run_epoch(self, *args, **kwargs)
+    monkeypatch.setattr(engine.Engine, "run_epoch", fresh_producer)
+    per_epoch = fit()
+    assert (across == per_epoch).all()
+
+
+def test_producer_stops_when_a_callback_raises(toy_sentences):
+    from gensim.models.callbacks import CallbackAny2Vec
+
+    class Stop(CallbackAny2Vec):
+        def on_epoch_end(self, model):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Word2Vec(toy_sentences, min_count=1, epochs=3, device="cpu", chunk_words=100, callbacks=[Stop()])
+    assert _producers() == []

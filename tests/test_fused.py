@@ -110,7 +110,7 @@ def test_threads_split_the_batch_and_train_every_centre():
     before = syn0.clone()
     contexts = torch.arange(B * C).view(B, C)
     head = steps.Head(syn1neg, torch.arange(B)[:, None] + 4000, torch.tensor([[1.0]]), torch.ones(B, 1))
-    with fused.FusedSteps(threads=2, dim=D) as runner:
+    with fused.FusedSteps(threads=2, dim=D, min_centres=1) as runner:
         runner.step(True, syn0, contexts, torch.ones(B, C), [head], 0.5)
     changed = (syn0 != before).any(1)
     assert bool(changed[: B * C].all()) and not bool(changed[B * C:].any())
@@ -455,7 +455,9 @@ def test_training_leaves_no_step_threads_alive(lee_sentences):
         pytest.skip("one core: the fused step runs on the calling thread, without a pool")
     assert _step_threads() == []
     seen = _SeeThreads()
-    model = Word2Vec(lee_sentences, sg=1, epochs=2, workers=2, engine="fused", device="cpu", callbacks=[seen])
+    # steps of 2,048 centres: large enough to be split (Lee's default steps of ~350 run on one thread)
+    model = Word2Vec(lee_sentences, sg=1, epochs=2, workers=2, engine="fused", device="cpu", callbacks=[seen],
+                     batch_size=2048)
     assert model.train_count == 1
-    assert all(len(names) == 2 for names in seen.seen)  # the pool's two threads ran the epochs
+    assert all(len(names) == 1 for names in seen.seen)  # the pool's thread ran beside the training thread
     assert _step_threads() == []

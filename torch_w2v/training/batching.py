@@ -28,8 +28,8 @@ import torch
 
 @dataclass
 class Batch:
-    centres: torch.Tensor    # (B,) int32 word ids (0 in padded slots)
-    contexts: torch.Tensor   # (B, 2w) int32 word ids (0 in masked slots)
+    centres: torch.Tensor    # (B,) int64 word ids (0 in padded slots); contiguous, as every field
+    contexts: torch.Tensor   # (B, 2w) int64 word ids (0 in masked slots): the index dtype, so no step converts
     mask: torch.Tensor       # (B, 2w) float32: 1 for a real context, 0 past a sentence end or padding
     position: float          # fraction of the chunk done before this batch, in [0, 1)
 
@@ -73,10 +73,10 @@ def make_chunk(ids: torch.Tensor, sentence_of: torch.Tensor, *,
                generator: torch.Generator) -> Chunk:
     """Turn the tokens ``ids`` (N,) of whole sentences (``sentence_of`` (N,) sentence numbers) into batches."""
     keep = keep_after_downsampling(ids, sample_int, generator)
-    ids, sentence_of = ids[keep], sentence_of[keep]                                                # (n,)
+    ids, sentence_of = ids[keep].to(torch.int64), sentence_of[keep]                                # (n,)
     n = len(ids)
     wsize = window_sizes(n, window, shrink_windows, generator)
-    zero = torch.zeros((), dtype=torch.int32)
+    zero = torch.zeros((), dtype=torch.int64)
     pieces = []
     for w in range(1, window + 1):
         pos = torch.nonzero(wsize == w).squeeze(-1)                                                # (n_w,)
@@ -86,15 +86,17 @@ def make_chunk(ids: torch.Tensor, sentence_of: torch.Tensor, *,
         per_batch = -(-len(pos) // n_batches)
         padded = torch.full((n_batches * per_batch,), -1, dtype=torch.int64)
         padded[: len(pos)] = pos
-        table = padded.view(per_batch, n_batches).t()        # (n_batches, per_batch): row t = pos[t::n_batches]
+        # (n_batches, per_batch): row t = pos[t::n_batches]; contiguous, so every batch below is a dense
+        # slice the steps hand to C or index with as it is (no per-step copy on the training thread)
+        table = padded.view(per_batch, n_batches).t().contiguous()
         real = table >= 0
         table = table.clamp(min=0)
         cpos = table[..., None] + offsets(w)                                                      # (nb, q, 2w)
         inside = (cpos >= 0) & (cpos < n)
         cpos.clamp_(0, max(n - 1, 0))
         valid = inside & (sentence_of[cpos] == sentence_of[table][..., None]) & real[..., None]
-        contexts = torch.where(valid, ids[cpos].to(torch.int32), zero)                           # (nb, q, 2w)
-        centres = torch.where(real, ids[table], 0).to(torch.int32)                                # (nb, q)
+        contexts = torch.where(valid, ids[cpos], zero)                                            # (nb, q, 2w)
+        centres = torch.where(real, ids[table], zero)                                             # (nb, q)
         mask = valid.to(torch.float32)
         for t in range(n_batches):
             pieces.append(((t + 0.5) / n_batches, Batch(centres[t], contexts[t], mask[t], 0.0)))

@@ -147,6 +147,10 @@ class Engine:
         self.cfg, self.step, self.tables, self.device = cfg, step, tables, device
         self.seed, self.prefetch, self.averager = int(seed), prefetch, averager
         self.device_corpus = None  # the corpus uploaded once per train() (device pipeline)
+        # host pipeline: one producer for the remaining epochs, so the next epoch's first chunk is made while
+        # this one trains (a corpus of one chunk, such as gensim's Lee, otherwise waits for it every epoch);
+        # `_ahead_at` is the (epoch, chunk) it yields next
+        self._ahead, self._ahead_at = None, None
 
     def _generator(self, epoch: int, chunk: int, stream: int, device=None) -> torch.Generator:
         """A generator seeded by (seed, epoch, chunk, stream) alone: a chunk draws the same numbers whether
@@ -182,10 +186,33 @@ class Engine:
                 shrink_windows=self.cfg.shrink_windows, batch_size=self.cfg.batch_size,
                 generator=self._generator(epoch, index, 0, self.device))
 
-    def _chunks(self, corpus, epoch, first_chunk):
+    def _host_epochs(self, corpus: EncodedCorpus, epoch: int, first_chunk: int, epochs: int):
+        """``(epoch, index, span, Chunk)`` from ``(epoch, first_chunk)`` to the last epoch, each epoch
+        closed by ``(epoch, None, None, None)``."""
+        for e in range(epoch, max(epochs, epoch + 1)):
+            yield from ((e, *item) for item in self._host_chunks(corpus, e, first_chunk if e == epoch else 0))
+            yield e, None, None, None
+
+    def _chunks(self, corpus, epoch, first_chunk, epochs):
+        """``(index, span, chunk)`` of one epoch from ``first_chunk`` on."""
         if self.step.pipeline == "device":
-            return self._device_chunks(corpus, epoch, first_chunk)
-        return _prefetch(self._host_chunks(corpus, epoch, first_chunk), depth=self.prefetch)
+            yield from self._device_chunks(corpus, epoch, first_chunk)
+            return
+        if self._ahead_at != (epoch, first_chunk):  # first epoch of this train(), or a resumed one
+            self.close()
+            self._ahead = _prefetch(self._host_epochs(corpus, epoch, first_chunk, epochs), depth=self.prefetch)
+        self._ahead_at = None  # mid-epoch: an epoch left unfinished (an error) makes the next call restart
+        for _, index, span, chunk in self._ahead:
+            if index is None:
+                self._ahead_at = (epoch + 1, 0)
+                return
+            yield index, span, chunk
+
+    def close(self) -> None:
+        """Stop the host producer (and drop the chunks it made ahead)."""
+        if self._ahead is not None:
+            self._ahead.close()
+        self._ahead, self._ahead_at = None, None
 
     # ---------------------------------------------------------------------------------------- an epoch
     def run_epoch(self, corpus: EncodedCorpus, epoch: int, schedule: Schedule, progress=None,
@@ -201,7 +228,7 @@ class Engine:
         self.step.loss.fill_(stats.loss)
         if self.averager is not None:
             self.averager.begin_epoch(sum(1 for _ in corpus.chunks(self.cfg.chunk_words)))
-        for index, span, chunk in self._chunks(corpus, epoch, stats.chunks):
+        for index, span, chunk in self._chunks(corpus, epoch, stats.chunks, schedule.epochs):
             self.step.begin_chunk(self._generator(epoch, index, 1, self.device))
             units = span.sentences if schedule.by_sentences else span.raw_words
             done = stats.sentences if schedule.by_sentences else stats.raw_words

@@ -112,6 +112,7 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
                 return _run_epochs(model, engine, weights, progress, saver, encoded, schedule, resume, request,
                                    parallel)
             finally:
+                engine.close()
                 progress.close()
 
 

@@ -37,7 +37,7 @@ import torch
 
 from ...config import MAX_EXP
 from .base import Step
-from .torch_step import heads
+from .torch_step import Head
 
 logger = logging.getLogger("torch_w2v")
 
@@ -46,6 +46,14 @@ SOURCE = Path(__file__).parents[2] / "csrc" / "w2v_step.c"  # shipped beside the
 FIX = ("install a C compiler and Python's headers (Debian/Ubuntu: apt-get install gcc python3-dev) and "
        "reinstall torch_w2v: pip install --force-reinstall --no-deps . in its source directory (pip install "
        "-e . for an editable checkout)")
+
+# Fewest centres a thread is handed: below, waking a pool thread and sharing rows with it cost more than
+# the work it takes over. Measured on 2 cores, split against one thread, interleaved: skip-gram on Lee
+# 1.05x slower split at 512 centres a step, 0.97x at 1,024; CBOW (a centre is ~1/(2 window) of skip-gram's
+# work) on Lee 1.2x slower split at 2,048 to 8,192 centres a step, on the 5M-word GCIDE corpus (16,384 a
+# step) 0.91-0.96x, skip-gram there 0.80x. Lee's default steps (~350 centres) run on one thread.
+MIN_CENTRES_PER_THREAD = 512
+MIN_CBOW_CENTRES_PER_THREAD = 4096
 
 _lock = threading.Lock()
 _lib = None
@@ -183,16 +191,19 @@ class FusedSteps:
     The thread pool lives until :meth:`close` (or the end of a ``with`` block).
     """
 
-    def __init__(self, threads: int, dim: int):
+    def __init__(self, threads: int, dim: int, min_centres: int = MIN_CENTRES_PER_THREAD):
         self.lib = load()
         if self.lib is None:
             raise RuntimeError(f"the fused CPU step is unavailable: {_error}")
         self.threads = max(1, int(threads))
         self.dim = int(dim)
-        self.pool = ThreadPoolExecutor(self.threads, thread_name_prefix="torch_w2v-step") \
+        self.min_centres = max(1, int(min_centres))  # fewest centres a thread is handed
+        # the calling thread trains one share itself; the pool's threads the others
+        self.pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="torch_w2v-step") \
             if self.threads > 1 else None
         # per-thread scratch: work (D,) and hidden (D,), the 2 * D floats w2v_train takes
         self.scratch = [np.zeros((2, self.dim), dtype=np.float32) for _ in range(self.threads)]
+        self.scratch_ptr = [a.ctypes.data for a in self.scratch]
 
     def close(self) -> None:
         """Stop the threads (waiting for a step in flight)."""
@@ -246,21 +257,36 @@ class FusedSteps:
         their validity) in C from that alias table (int64 (V_noise,) each), keyed by ``seed`` and the
         centre's index.
         """
-        batch = self.batch(sg, syn0, contexts, mask, heads, lr, cbow_mean, lockf, compute_loss, noise)
         # the tensors stay referenced by the caller's arguments until this returns
-        bounds = np.linspace(0, batch.B, self.threads + 1).astype(np.int64)
+        return self.run(self.batch(sg, syn0, contexts, mask, heads, lr, cbow_mean, lockf, compute_loss, noise))
+
+    def run(self, batch: W2VBatch) -> float:
+        """Train a checked :class:`W2VBatch` (its tensors kept alive by the caller); returns its loss.
+
+        Each thread takes at least ``min_centres`` centres (a smaller batch runs on the calling thread alone):
+        handing a few to the pool costs more than the second thread saves (:data:`MIN_CENTRES_PER_THREAD`).
+        """
+        B = batch.B
+        threads = min(self.threads, B // self.min_centres)
+        if threads <= 1:
+            return self.lib.w2v_train(ctypes.byref(batch), 0, B, self.scratch_ptr[0])
+        step = -(-B // threads)
 
         def call(t: int) -> float:
-            return self.lib.w2v_train(ctypes.byref(batch), int(bounds[t]), int(bounds[t + 1]),
-                                      self.scratch[t].ctypes.data)
+            return self.lib.w2v_train(ctypes.byref(batch), t * step, min(B, (t + 1) * step), self.scratch_ptr[t])
 
-        if self.pool is None:
-            return call(0)
-        return sum(f.result() for f in [self.pool.submit(call, t) for t in range(self.threads)])
+        futures = [self.pool.submit(call, t) for t in range(1, threads)]
+        return call(0) + sum(f.result() for f in futures)
 
 
 class FusedStep(Step):
-    """The C step on the CPU, on ``threads`` Hogwild threads; takes host batches."""
+    """The C step on the CPU, on ``threads`` Hogwild threads; takes host batches.
+
+    The :class:`W2VBatch` and the head buffers are made once, for batches of up to ``cfg.batch_size``
+    centres: the weights, tables and buffers are checked then, and a step only writes its batch's
+    pointers, sizes, learning rate and noise seed (a step of a small corpus is ~100 us of C, so Python's
+    share per step matters).
+    """
     name = "fused"
     pipeline = "host"
 
@@ -272,21 +298,56 @@ class FusedStep(Step):
 
     def __init__(self, cfg, weights, tables, device, threads):
         super().__init__(cfg, weights, tables, device, threads)
-        self.runner = FusedSteps(threads, weights.syn0.shape[1])
+        self.runner = FusedSteps(threads, weights.syn0.shape[1],
+                                 MIN_CENTRES_PER_THREAD if cfg.sg else MIN_CBOW_CENTRES_PER_THREAD)
+        self.capacity = 0
+        self._allocate(max(1, int(cfg.batch_size or 1)))
+
+    def _allocate(self, capacity: int) -> None:
+        """Head buffers for ``capacity`` centres and the struct pointing at them (and at the weights)."""
+        cfg, t, w = self.cfg, self.tables, self.weights
+        out = []
+        if cfg.negative:  # column 0: the centre (label 1); columns 1..K: noise words, drawn and checked in C
+            K = cfg.negative
+            labels = torch.zeros(1, K + 1)                                                     # (1, K+1)
+            labels[:, 0] = 1.0
+            out.append(Head(w.syn1neg, torch.zeros(capacity, K + 1, dtype=torch.int64), labels,
+                            torch.ones(capacity, K + 1)))                                      # (cap, K+1)
+        if cfg.hs:  # the centres' Huffman paths, gathered into these per step
+            L = t.points.shape[1]
+            out.append(Head(w.syn1, torch.zeros(capacity, L, dtype=torch.int64), torch.zeros(capacity, L),
+                            torch.zeros(capacity, L)))                                         # (cap, L)
+        self.heads = out
+        noise = (*t.noise[:2], t.noise[2], 0) if cfg.negative else None
+        empty = torch.zeros(capacity, 1, dtype=torch.int64)
+        # the template: every pointer checked here, for B = capacity; a step lowers B and sets its batch
+        self.struct = self.runner.batch(bool(cfg.sg), w.syn0, empty, torch.zeros(capacity, 1), out, 0.0,
+                                        bool(cfg.cbow_mean), t.lockf, cfg.compute_loss, noise)
+        self.capacity = capacity
 
     def __call__(self, batch, lr: float) -> None:
-        cfg, t = self.cfg, self.tables
-        centres = batch.centres.to(torch.int64)                                          # (B,)
-        # a batch is a view into its chunk's tables: C takes dense (B, C) copies (no-ops when already dense)
-        contexts = batch.contexts.to(torch.int64).contiguous()                           # (B, C)
-        mask = batch.mask.contiguous()                                                   # (B, C)
-        noise = None
-        if cfg.negative:  # drawn in C, keyed by a seed from this chunk's generator
-            seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
-            noise = (*t.noise[:2], t.noise[2], seed)
-        loss = self.runner.step(bool(cfg.sg), self.weights.syn0, contexts, mask,
-                                heads(cfg, self.weights, t, centres, None), lr, bool(cfg.cbow_mean), t.lockf,
-                                cfg.compute_loss, noise)
+        cfg, t, s = self.cfg, self.tables, self.struct
+        centres = batch.centres                                                          # (B,) int64
+        B = len(centres)
+        if B > self.capacity:
+            self._allocate(B)
+            s = self.struct
+        # the batch's own tensors: checked (dtype, shape, contiguity), then pointed at
+        s.contexts = _pointer("contexts", batch.contexts, torch.int64, (B, None))       # (B, C)
+        C = batch.contexts.shape[1]
+        s.mask = _pointer("mask", batch.mask, torch.float32, (B, C))                     # (B, C)
+        s.B, s.C, s.lr = B, C, lr
+        k = 0
+        if cfg.negative:
+            self.heads[0].rows[:B, 0] = centres
+            s.noise_seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))  # keyed by the chunk
+            k = 1
+        if cfg.hs:
+            head = self.heads[k]
+            torch.index_select(t.points, 0, centres, out=head.rows[:B])                  # (B, L)
+            torch.index_select(t.codes, 0, centres, out=head.labels[:B])
+            torch.index_select(t.code_valid, 0, centres, out=head.valid[:B])
+        loss = self.runner.run(s)
         if cfg.compute_loss:
             self.loss += loss
 
