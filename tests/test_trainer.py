@@ -34,3 +34,13 @@ def test_run_trains_in_place_and_returns_the_totals(toy_sentences):
     trained, raw = trainer.run(model, request)
     assert raw == 2 * sum(map(len, toy_sentences)) and 0 < trained <= raw
     assert not np.array_equal(before, model.wv.vectors) and len(model.epoch_losses) == 2
+
+
+def test_a_pipeline_the_step_cannot_take_is_refused_with_the_fix(toy_sentences):
+    from torch_w2v.training.steps import fused
+    if not fused.available():
+        pytest.skip("the fused C step is not built")
+    model = Word2Vec(min_count=1, epochs=1, device="cpu", engine="fused", pipeline="device")
+    model.build_vocab(toy_sentences)
+    with pytest.raises(ValueError, match="pipeline='device' cannot feed the fused step.*pipeline='auto'"):
+        model.train(toy_sentences, total_examples=model.corpus_count, epochs=1)

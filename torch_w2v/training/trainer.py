@@ -122,6 +122,9 @@ def _resolve(cfg, step_class, device, threads, encoded, wv):
     if pipeline == "auto":
         pipeline = step_class.pipeline if step_class.name != "torch" else (
             "device" if device.type == "cuda" else "host")
+    elif step_class.name != "torch" and pipeline != step_class.pipeline:
+        raise ValueError(f"pipeline={pipeline!r} cannot feed the {step_class.name} step, which takes "
+                         f"{step_class.pipeline} batches; pass pipeline='auto' (or engine='torch', which takes both).")
     large = step_class.name in ("fused", "triton")
     batch_size = cfg.batch_size or default_batch_size(device, expected_words(encoded, wv), large)
     chunk_words = cfg.chunk_words or (DEVICE_CHUNK_WORDS if pipeline == "device" else HOST_CHUNK_WORDS)
