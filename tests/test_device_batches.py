@@ -64,7 +64,7 @@ def test_contexts_stay_inside_the_sentence_and_the_window_counted_in_kept_tokens
     for _, batch in plan.batches():
         pos = batch.positions()
         centres, contexts, mask = batch.materialize()
-        offs = device_batches.offsets(3)
+        offs = batching.offsets(3)
         for b in range(len(pos)):
             p = int(pos[b])
             if p >= n:

@@ -41,7 +41,7 @@ def _one_step(step, cfg, weights, tables, batch, noise):
             runner.step(bool(cfg.sg), weights.syn0, contexts, mask,
                         torch_step.heads(cfg, weights, tables, centres, noise), LR, bool(cfg.cbow_mean))
     else:
-        triton_step.launch(cfg, weights, triton_step._Flat(tables, None), batch, LR, 0,
+        triton_step.launch(cfg, weights, tables, batch, LR, 0,
                            torch.zeros((), dtype=torch.float64), noise=noise)
 
 

@@ -54,7 +54,7 @@ def test_triton_step_equals_torch_step_without_repeated_rows(mode, lockf, cap):
     loss_ref = torch.zeros((), dtype=torch.float64, device=DEVICE)
     centres, contexts, mask = batch.materialize()
     torch_step.train_batch(cfg, ref, tables, centres, contexts, mask, noise, 0.4, loss_ref)
-    flat = triton_step._Flat(tables, tables.lockf.reshape(-1) if lockf else None)
+    flat = triton_step.flat_lockf(tables)
     triton_step.launch(cfg, ours, flat, batch, 0.4, 0, loss_ours, noise=noise, block_b=4)  # 3 programs
     for name in ("syn0", "syn1neg", "syn1"):
         moved = (getattr(ref, name) - getattr(weights, name)).abs().max()
@@ -87,7 +87,7 @@ def test_a_draw_equal_to_the_centre_is_skipped():
     centres = batch.materialize()[0]
     noise[:] = centres[:, None]
     before = weights.syn1neg.clone()
-    triton_step.launch(cfg, weights, triton_step._Flat(tables, None), batch, 0.4, 0,
+    triton_step.launch(cfg, weights, tables, batch, 0.4, 0,
                        torch.zeros((), dtype=torch.float64, device=DEVICE), noise=noise)
     moved = (weights.syn1neg != before).any(1)
     assert set(torch.nonzero(moved).view(-1).tolist()) == set(centres.tolist())

@@ -47,9 +47,15 @@ class Chunk:
         return self.kept
 
 
-def offsets(w: int) -> torch.Tensor:
+def offsets(w: int, device=None) -> torch.Tensor:
     """``[-w, ..., -1, 1, ..., w]`` as int64, shape (2w,)."""
-    return torch.cat([torch.arange(-w, 0), torch.arange(1, w + 1)])
+    return torch.cat([torch.arange(-w, 0, device=device), torch.arange(1, w + 1, device=device)])
+
+
+def sentence_numbers(lengths, dtype=torch.int64, device=None) -> torch.Tensor:
+    """(N,) the sentence of each token, from the sentences' token counts ``lengths`` (S,)."""
+    lengths = torch.as_tensor(lengths, dtype=torch.int64, device=device)
+    return torch.repeat_interleave(torch.arange(len(lengths), dtype=dtype, device=device), lengths)
 
 
 def keep_after_downsampling(ids: torch.Tensor, sample_int: torch.Tensor | None,

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .batching import offsets, sentence_numbers
+
 DEVICE_CACHE_WORDS = 1 << 28   # corpora up to this many tokens (2 GiB of int32 ids and sentence numbers)
 #                                are uploaded whole once; larger ones a chunk at a time
 
@@ -39,18 +41,15 @@ class DeviceCorpus:
         n = len(corpus.ids)
         if n <= DEVICE_CACHE_WORDS:
             self.ids = torch.from_numpy(np.asarray(corpus.ids, dtype=np.int32)).to(device)          # (T,)
-            lengths = torch.from_numpy(np.diff(np.asarray(corpus.bounds, dtype=np.int64))).to(device)
-            self.sent = torch.repeat_interleave(
-                torch.arange(len(lengths), dtype=torch.int32, device=device), lengths)               # (T,)
+            self.sent = sentence_numbers(np.diff(np.asarray(corpus.bounds, dtype=np.int64)), torch.int32,
+                                         device)                                                     # (T,)
 
     def span(self, span) -> tuple[torch.Tensor, torch.Tensor]:
         """``(ids, sentence numbers)`` of a :class:`~torch_w2v.corpus.Span`, each (N,) int32 on the device."""
         if self.ids is not None:
             return self.ids[span.lo:span.hi], self.sent[span.lo:span.hi]
         ids = torch.from_numpy(np.asarray(self.corpus.ids[span.lo:span.hi], dtype=np.int32)).to(self.device)
-        lengths = torch.from_numpy(np.asarray(span.lengths, dtype=np.int64)).to(self.device)
-        sent = torch.repeat_interleave(torch.arange(len(lengths), dtype=torch.int32, device=self.device), lengths)
-        return ids, sent
+        return ids, sentence_numbers(span.lengths, torch.int32, self.device)
 
 
 @dataclass
@@ -97,11 +96,6 @@ class PlanBatch:
         contexts = torch.where(inside, p.ids[cpos], 0).to(torch.int64)                       # (B, 2w)
         centres = torch.where(real, p.ids[pos], 0).to(torch.int64)                           # (B,)
         return centres, contexts, inside.to(torch.float32)
-
-
-def offsets(w: int, device=None) -> torch.Tensor:
-    """``[-w, ..., -1, 1, ..., w]`` as int64, shape (2w,)."""
-    return torch.cat([torch.arange(-w, 0, device=device), torch.arange(1, w + 1, device=device)])
 
 
 def make_plan(ids: torch.Tensor, sent: torch.Tensor, *, sample_int: torch.Tensor | None, window: int,

@@ -166,8 +166,7 @@ class Engine:
             if index < first_chunk:
                 continue
             ids = torch.from_numpy(np.asarray(corpus.ids[span.lo:span.hi], dtype=np.int64))           # (N,)
-            sentence_of = torch.repeat_interleave(torch.arange(len(span.lengths)),
-                                                  torch.from_numpy(span.lengths))                  # (N,)
+            sentence_of = batching.sentence_numbers(span.lengths)                                     # (N,)
             yield index, span, batching.make_chunk(
                 ids, sentence_of, sample_int=sample_int, window=self.cfg.window,
                 shrink_windows=self.cfg.shrink_windows, batch_size=self.cfg.batch_size,

@@ -34,6 +34,7 @@ a program's tiles at about 8k floats (see :func:`block_centres`).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import torch
@@ -315,6 +316,13 @@ def draw_noise(threshold: torch.Tensor, alias: torch.Tensor, T: int, seed: int, 
     return out
 
 
+def flat_lockf(tables):
+    """``tables`` with ``lockf`` as the (V,) vector the kernel reads (the other steps take (V, 1))."""
+    if tables.lockf is None:
+        return tables
+    return dataclasses.replace(tables, lockf=tables.lockf.reshape(-1).contiguous())
+
+
 class TritonStep(Step):
     """One Triton kernel per batch of a device plan (see the module docstring)."""
     name = "triton"
@@ -340,8 +348,7 @@ class TritonStep(Step):
                                            and tensor.device.type == device.type):
                 raise ValueError(f"the Triton step needs {name} as a contiguous float32 tensor on {device}, "
                                  f"got {tensor.dtype} on {tensor.device} (contiguous={tensor.is_contiguous()}).")
-        self.lockf = tables.lockf.reshape(-1).contiguous() if tables.lockf is not None else None
-        self.tables = _Flat(tables, self.lockf)
+        self.tables = flat_lockf(tables)
         self.seed = 0
         self.counts = (torch.empty(3, weights.syn0.shape[0], dtype=torch.float32, device=device)
                        if cfg.update_cap else None)  # the update cap's per-row counts, reused every step
@@ -352,12 +359,3 @@ class TritonStep(Step):
 
     def __call__(self, batch, lr: float) -> None:
         launch(self.cfg, self.weights, self.tables, batch, lr, self.seed, self.loss, counts=self.counts)
-
-
-class _Flat:
-    """The step's tables with ``lockf`` flattened to (V,)."""
-
-    def __init__(self, tables, lockf):
-        self.noise, self.points, self.codes, self.code_valid = (tables.noise, tables.points, tables.codes,
-                                                                tables.code_valid)
-        self.lockf = lockf
