@@ -60,7 +60,8 @@ class Spec:
     device: str | None = None  # torch_w2v: "cpu", "cuda"
     batch_size: int | None = None  # torch_w2v: centres per step; None = its default
     processes: int = 1             # torch_w2v: ranks under torchrun (gloo), the threads split between them
-    pipeline: str | None = None    # torch_w2v: "host" or "device" batches; None = the step's default
+    pipeline: str | None = None    # torch_w2v: "tokens", "host" or "device"; None = the step's default
+    seed: int = 1                  # Word2Vec(seed=): the runs of one row differ in it (--seeds)
 
     @property
     def label(self) -> str:
@@ -74,7 +75,7 @@ class Spec:
     def keywords(self) -> dict:
         """The Word2Vec keywords of this run."""
         kw = dict(SETTINGS, sg=int(self.mode == "sg"), epochs=self.epochs, vector_size=self.vector_size,
-                  workers=self.workers)
+                  workers=self.workers, seed=self.seed)
         if self.impl == "torch_w2v":
             kw.update(engine=self.engine, device=self.device, batch_size=self.batch_size,
                       pipeline=self.pipeline or "auto",
@@ -289,10 +290,13 @@ def _kept_words(model) -> float:
     return float(counts.astype(np.float64) @ (keep.astype(np.float64) / (2**32 - 1)))
 
 
-def _effective_batch(model, spec: Spec) -> int:
-    """The batch size torch_w2v trained with: the given one, or its default for this corpus and device."""
+def _effective_batch(model, spec: Spec) -> int | None:
+    """The batch size torch_w2v trained with: the given one, or its default for this corpus and device;
+    None on the fused step's token pipeline (no batches: every centre is a step)."""
     if spec.batch_size is not None:
         return spec.batch_size
+    if spec.engine == "fused" and spec.pipeline in (None, "tokens"):
+        return None
     import torch
 
     from torch_w2v.training.engine import default_batch_size
@@ -324,7 +328,7 @@ def _free_port() -> int:
 # --------------------------------------------------------------------------------------------- plan
 def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_size: int, workers: int,
          gensim_every: int, default_batch, gensim_iterable: bool = True,
-         processes=(1,), pipelines=()) -> tuple[list[Spec], list[str]]:
+         processes=(1,), pipelines=(), seeds: int = 1) -> tuple[list[Spec], list[str]]:
     """The runs, in order, and the notes on what was skipped.
 
     Per mode: a gensim run, then up to ``gensim_every`` torch_w2v runs, then gensim again, and so on,
@@ -333,6 +337,9 @@ def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_
     default batch size there (a size in ``batch_sizes`` equal to it is the default row itself).
     Each count above 1 in ``processes`` adds, per engine and device, a default-batch run under torchrun with
     that many ranks, the ``workers`` threads split between them.
+
+    With ``seeds`` > 1 the sequence repeats with ``seed=2, 3, ...`` (gensim's runs take the next seed too, so
+    gensim runs ``seeds + 1`` times); a row of the table is the mean over its seeds.
 
     With ``gensim_iterable``, each mode ends with a gensim run on the same corpus given as an iterable
     (``LineSentence``): gensim's ``corpus_file`` workers each decay the learning rate by their own share
@@ -357,9 +364,10 @@ def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_
                 sizes = [None] + [b for b in batch_sizes if b != default_batch(f"{device}/{engine}")]
                 ours += [Spec("torch_w2v", mode, engine=engine, device=device, batch_size=b, **common)
                          for b in sizes]
-                if engine == "torch":  # the torch step on each pipeline asked for (default-batch rows)
-                    ours += [Spec("torch_w2v", mode, engine=engine, device=device, pipeline=pipe, **common)
-                             for pipe in pipelines]
+                takes = {"torch": ("host", "device"), "fused": ("host",)}.get(engine, ())
+                # the step on each other pipeline asked for (default-batch rows)
+                ours += [Spec("torch_w2v", mode, engine=engine, device=device, pipeline=pipe, **common)
+                         for pipe in pipelines if pipe in takes]
                 ours += [Spec("torch_w2v", mode, engine=engine, device=device, processes=p, **common)
                          for p in processes if p > 1]
         if not ours:
@@ -367,36 +375,42 @@ def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_
         # default-batch rows first, then the step-size rows, engines alternating
         ours.sort(key=lambda s: (s.batch_size is not None, s.batch_size or 0, s.processes))
         gensim = Spec("gensim", mode, **common)
-        for i in range(0, len(ours), gensim_every):
-            runs += [gensim, *ours[i:i + gensim_every]]
-        runs.append(gensim)
+        for seed in range(1, seeds + 1):
+            for i in range(0, len(ours), gensim_every):
+                runs += [dataclasses.replace(gensim, seed=seed + (i > 0)),
+                         *(dataclasses.replace(o, seed=seed) for o in ours[i:i + gensim_every])]
+        runs.append(dataclasses.replace(gensim, seed=seeds + 1))
         if gensim_iterable:
             runs += [Spec("gensim-iterable", mode, **common), gensim]
     return runs, notes
 
 
 # ------------------------------------------------------------------------------------------ summary
+METRICS = ("seconds", "cpu_seconds", "words_per_s", "peak_rss_mb", "peak_above_import_mb", "baseline_rss_mb",
+           "analogy", "ws353", "simlex")
+
+
+def _row_key(r: dict) -> tuple:
+    """What makes runs one row of the table: everything in the Spec but its seed."""
+    return tuple((k, r.get(k)) for k in Spec.__annotations__ if k != "seed")
+
+
 def summarize(results: list[dict]) -> list[dict]:
-    """Add to each torch_w2v row its speed ratio against the gensim runs next to it in the run order
-    (same mode) and its quality deltas against the mean of all gensim runs of its mode; return the table
-    rows: one gensim row per mode (means over its runs), then the torch_w2v rows."""
+    """Add to each torch_w2v run its speed ratio against the gensim runs next to it in the run order (same
+    corpus and mode), then return the table rows per (corpus, mode): one gensim row (means over its runs),
+    then one row per torch_w2v configuration (means over its seeds) with its quality deltas against the
+    gensim row. ``runs``, and the min/max of seconds and analogies, say how many runs a row averages."""
     ok = [r for r in results if "error" not in r]
     rows = []
-    for mode in dict.fromkeys(r["mode"] for r in results):
-        order = [r for r in ok if r["mode"] == mode]
+    for corpus, mode in dict.fromkeys((r["corpus"], r["mode"]) for r in results):
+        order = [r for r in ok if r["mode"] == mode and r["corpus"] == corpus]
         gensim = [r for r in order if r["impl"] == "gensim"]
         if not gensim:
             continue
-        metrics = ("seconds", "cpu_seconds", "words_per_s", "peak_rss_mb", "peak_above_import_mb", "baseline_rss_mb",
-                   "analogy", "ws353", "simlex")
-        base = {k: statistics.fmean(r[k] for r in gensim) for k in metrics}
-        base.update(impl="gensim", mode=mode, version=gensim[0]["version"], runs=len(gensim),
-                    seconds_min=min(r["seconds"] for r in gensim), seconds_max=max(r["seconds"] for r in gensim),
-                    cpu_min=min(r["cpu_seconds"] for r in gensim), cpu_max=max(r["cpu_seconds"] for r in gensim),
-                    analogy_evaluated=gensim[0]["analogy_evaluated"], analogy_total=gensim[0]["analogy_total"],
-                    vocab=gensim[0]["vocab"], corpus_words=gensim[0]["corpus_words"], speed_ratio=1.0,
-                    cpu_ratio=1.0)
+        base = _mean_row(gensim)
+        base.update(speed_ratio=1.0, cpu_ratio=1.0)
         rows.append(base)
+        timed = []
         for i, r in enumerate(order):
             if r["impl"] == "gensim":
                 continue
@@ -407,10 +421,24 @@ def summarize(results: list[dict]) -> list[dict]:
             row["gensim_seconds_near"] = statistics.fmean(g["seconds"] for g in near)
             row["speed_ratio"] = row["gensim_seconds_near"] / r["seconds"]   # > 1: torch_w2v is faster
             row["cpu_ratio"] = statistics.fmean(g["cpu_seconds"] for g in near) / r["cpu_seconds"]
+            timed.append(row)
+        for key in dict.fromkeys(_row_key(r) for r in timed):
+            row = _mean_row([r for r in timed if _row_key(r) == key], ("speed_ratio", "cpu_ratio"))
             for k in ("analogy", "ws353", "simlex"):
-                row[f"delta_{k}"] = r[k] - base[k]
+                row[f"delta_{k}"] = row[k] - base[k]
             rows.append(row)
     return rows
+
+
+def _mean_row(runs: list[dict], extra=()) -> dict:
+    """The first run's fields with the metrics averaged over ``runs`` and their spread recorded."""
+    row = dict(runs[0])
+    row.update({k: statistics.fmean(r[k] for r in runs) for k in (*METRICS, *extra)})
+    row.update(runs=len(runs), seeds=sorted({r.get("seed", 1) for r in runs}),
+               seconds_min=min(r["seconds"] for r in runs), seconds_max=max(r["seconds"] for r in runs),
+               cpu_min=min(r["cpu_seconds"] for r in runs), cpu_max=max(r["cpu_seconds"] for r in runs),
+               analogy_min=min(r["analogy"] for r in runs), analogy_max=max(r["analogy"] for r in runs))
+    return row
 
 
 def _num(value, fmt: str) -> str:
@@ -424,18 +452,20 @@ def _secs(value: float) -> str:
 def markdown(rows: list[dict], bandwidth: float | None = None) -> str:
     """The results as a markdown table (plus one note line per gensim baseline, and the GPU traffic table);
     ``bandwidth``: the GPU's measured copy bandwidth in GB/s."""
-    head = ("| mode | implementation | step (batch) | seconds | words/s | speed vs gensim | CPU s "
+    head = ("| corpus | mode | implementation | step (batch) | runs | seconds | words/s | speed vs gensim | CPU s "
             "| CPU time vs gensim | peak RSS MB "
             "| above imports MB | analogy % | Δ analogy | WS353 ρ | Δ WS353 | SimLex ρ | Δ SimLex |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     notes = []
     for r in rows:
+        corpus = f"{Path(r['corpus']).stem} ({r['corpus_words'] / 1e6:.2g}M)"
         if r["impl"] == "gensim":
-            impl, step = f"gensim {r['version']} ({r['runs']} runs, mean)", "—"
+            impl, step = f"gensim {r['version']} (mean)", "—"
             deltas = ("", "", "")
-            notes.append(f"gensim {r['mode']}: {r['runs']} runs, "
+            notes.append(f"gensim {r['mode']} on {corpus}: {r['runs']} runs, "
                          f"{_secs(r['seconds_min'])}–{_secs(r['seconds_max'])} s "
-                         f"(CPU {_secs(r['cpu_min'])}–{_secs(r['cpu_max'])} s); "
+                         f"(CPU {_secs(r['cpu_min'])}–{_secs(r['cpu_max'])} s), analogies "
+                         f"{100 * r['analogy_min']:.1f}–{100 * r['analogy_max']:.1f}%; "
                          f"analogies evaluated: {r['analogy_evaluated']:,} of {r['analogy_total']:,} "
                          f"(vocabulary {r['vocab']:,} words)")
         else:
@@ -446,12 +476,18 @@ def markdown(rows: list[dict], bandwidth: float | None = None) -> str:
                                                                      if r.get("pipeline") else ")")
                 if r.get("processes", 1) > 1:
                     impl += f", {r['processes']} processes (gloo)"
-                step = f"{r['batch_effective']:,}" + (" (default)" if r["batch_size"] is None else "")
+                step = ("— (tokens)" if r.get("batch_effective") is None
+                        else f"{r['batch_effective']:,}" + (" (default)" if r["batch_size"] is None else ""))
+                if r["runs"] > 1:
+                    notes.append(f"{impl} {r['mode']} on {corpus}: {r['runs']} seeds, "
+                                 f"{_secs(r['seconds_min'])}–{_secs(r['seconds_max'])} s, analogies "
+                                 f"{100 * r['analogy_min']:.1f}–{100 * r['analogy_max']:.1f}%")
             deltas = (_num(100 * r["delta_analogy"], "+.1f"), _num(r["delta_ws353"], "+.3f"),
                       _num(r["delta_simlex"], "+.3f"))
         peak = f"{r['peak_rss_mb']:.0f}" + (f" (GPU {r['cuda_peak_mb']:.0f})" if "cuda_peak_mb" in r else "")
         lines.append(
-            f"| {r['mode']} | {impl} | {step} | {_secs(r['seconds'])} | {r['words_per_s']:,.0f} "
+            f"| {corpus} | {r['mode']} | {impl} | {step} | {r['runs']} | {_secs(r['seconds'])} "
+            f"| {r['words_per_s']:,.0f} "
             f"| {r['speed_ratio']:.2f}× | {_secs(r['cpu_seconds'])} | {r['cpu_ratio']:.2f}× | {peak} "
             f"| {r['peak_above_import_mb']:.0f} "
             f"| {_num(100 * r['analogy'], '.1f')} | {deltas[0]} | {_num(r['ws353'], '.3f')} | {deltas[1]} "
@@ -569,7 +605,15 @@ def _csv(kind, allowed=None):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="torch_w2v vs gensim: speed, memory and quality in one run.")
-    p.add_argument("--corpus", help="a LineSentence file to benchmark (default: GCIDE, built under bench_data/)")
+    p.add_argument("--corpus", type=_csv(str), default=["gcide"],
+                   help="corpora, comma-separated: 'gcide' (dictionary entries, 5.2M words), 'docs' (Linux and "
+                        "Python documentation, long lines of prose, 4.0M words), 'lee' (gensim's Lee corpus, "
+                        "60k words) or LineSentence files; built under bench_data/ (default: gcide)")
+    p.add_argument("--sizes", type=_csv(str), default=["full"],
+                   help="corpus sizes, comma-separated: word counts (a prefix of whole lines) or 'full' "
+                        "(default), e.g. 1000000,full for the size sweep")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="runs per configuration, with seeds 1..N (quality and speed are their means)")
     p.add_argument("--modes", type=_csv(str, {"sg", "cbow"}), default=["sg", "cbow"],
                    help="sg and/or cbow (default both); each is compared with gensim in the same mode")
     p.add_argument("--engines", type=_csv(str, {"fused", "triton", "torch"}), default=None,
@@ -591,7 +635,8 @@ def parse_args(argv=None):
                    help="skip the reference run of gensim on the corpus as an iterable (documented schedule)")
     p.add_argument("--pipelines", type=_csv(str, {"host", "device"}), default=[],
                    help="also run the torch step with batches made on the host and/or the device (the CUDA "
-                        "path's pipeline), e.g. host,device, to compare their quality")
+                        "path's pipeline), and the fused step on host batches (strided steps of 16,384 "
+                        "centres instead of its token pipeline), e.g. host,device, to compare their quality")
     p.add_argument("--processes", type=_csv(int), default=[1],
                    help="also run torch_w2v under torchrun with these numbers of processes (e.g. 1,2; the "
                         "--workers threads are split between them)")
@@ -599,11 +644,28 @@ def parse_args(argv=None):
     p.add_argument("--worker", help=argparse.SUPPRESS)   # internal: one run (a Spec as JSON)
     p.add_argument("--probe", help=argparse.SUPPRESS)    # internal: machine facts (devices, comma-separated)
     args = p.parse_args(argv)
-    for name in ("epochs", "vector_size", "workers", "gensim_every"):
+    for size in args.sizes:
+        if size != "full" and not (size.isdigit() and int(size) > 0):
+            p.error(f"--sizes takes word counts > 0 or 'full', got {size!r}")
+    for name in ("epochs", "vector_size", "workers", "gensim_every", "seeds"):
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
     return args
+
+
+def _corpora(args) -> list:
+    """The :class:`~benchmarks.corpus.CorpusInfo` of every (corpus, size) asked for, in order; ``--quick``:
+    1M-word prefixes."""
+    sizes = [str(QUICK_WORDS)] if args.quick else args.sizes
+    out = []
+    for name in args.corpus:
+        info = corpus_mod.load(name)
+        for size in sizes:
+            sized = info if size == "full" else corpus_mod.prefix(info, int(size))
+            if sized.path not in [o.path for o in out]:
+                out.append(sized)
+    return out
 
 
 def _write_json(path, payload) -> None:
@@ -634,9 +696,7 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     try:
-        info = corpus_mod.load(args.corpus)
-        if args.quick:
-            info = corpus_mod.prefix(info, QUICK_WORDS)
+        corpora = _corpora(args)
     except FileNotFoundError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -651,23 +711,29 @@ def main(argv=None) -> int:
     mach["source"] = _installed_fingerprint()
     notes = []
     devices = _usable_devices(args.device, mach, notes)
-    runs, skipped = plan(info.path, args.modes, engines, devices, args.batch_sizes, epochs, args.vector_size,
-                         args.workers, args.gensim_every, mach["default_batch"].get, args.gensim_iterable,
-                         args.processes, args.pipelines)
-    notes += skipped
+    runs = []
+    for info in corpora:
+        planned, skipped = plan(info.path, args.modes, engines, devices, args.batch_sizes, epochs,
+                                args.vector_size, args.workers, args.gensim_every, mach["default_batch"].get,
+                                args.gensim_iterable, args.processes, args.pipelines, args.seeds)
+        runs += planned
+        notes += [n for n in skipped if n not in notes]
     if any(s.engine == "fused" for s in runs) and not mach["fused"]:
         notes.append("the fused C step is not built here (no C compiler at install?): the fused rows will fail.")
     print(machine_line(mach))
-    print(f"corpus: {info.path}: {info.words:,} words, {info.sentences:,} lines, sha256 {info.sha256[:16]}…")
+    for info in corpora:
+        print(f"corpus: {info.path}: {info.words:,} words, {info.sentences:,} lines, sha256 {info.sha256[:16]}…")
     settings = dict(SETTINGS, epochs=epochs, vector_size=args.vector_size, workers=args.workers)
-    print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()) + "; corpus_file=; sg=1 or 0 (cbow)")
+    print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()) + "; corpus_file=; sg=1 or 0 (cbow)"
+          + (f"; seeds 1..{args.seeds}" if args.seeds > 1 else ""))
     for note in notes:
         print("note: " + note)
     if not any(s.impl == "torch_w2v" for s in runs):
         print("nothing to compare: no torch_w2v run is left (see the notes above).")
         return 0
 
-    payload = dict(machine=mach, corpus=dataclasses.asdict(info), settings=settings, notes=notes, runs=[])
+    payload = dict(machine=mach, corpora=[dataclasses.asdict(i) for i in corpora], settings=settings, notes=notes,
+                   runs=[])
     results = []
     for i, spec in enumerate(runs, 1):
         print(f"[{i}/{len(runs)}] {spec.label} ...", end=" ", flush=True)
@@ -686,8 +752,8 @@ def main(argv=None) -> int:
     rows = summarize(results)
     table = markdown(rows, mach.get("gpu_copy_gb_s"))
     elapsed = time.perf_counter() - t0
-    print(f"\n{machine_line(mach)}\ncorpus: {Path(info.path).name}, {info.words:,} words, {epochs} epochs; "
-          f"benchmark took {elapsed / 60:.1f} min\n")
+    names = ", ".join(f"{Path(i.path).name} ({i.words:,} words)" for i in corpora)
+    print(f"\n{machine_line(mach)}\ncorpora: {names}; {epochs} epochs; benchmark took {elapsed / 60:.1f} min\n")
     print(table)
     codes = {r["code"] for r in results if r.get("code")} | {mach["source"], _installed_fingerprint()}
     if len(codes) > 1:

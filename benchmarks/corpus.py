@@ -1,4 +1,13 @@
-"""The benchmark corpus: GCIDE (Debian's ``dict-gcide``) turned into a LineSentence file.
+"""The benchmark corpora, built from Debian packages into LineSentence files.
+
+Two corpora of different shapes:
+
+- ``gcide``: dictionary entries, one short paragraph per line (below);
+- ``docs``: running technical prose in long lines, one document per line: the reStructuredText sources of
+  the Linux kernel's and Python's documentation (``apt-get install linux-doc-6.1 python3.11-doc``, or any
+  version: every ``/usr/share/doc/linux-doc-*`` and ``python3*`` Sphinx ``_sources`` tree found), ~4M words.
+  Lines starting with ``..`` (directives, comments) and indented lines (code blocks, mostly) are dropped;
+  tokens as for GCIDE.
 
 GCIDE, the GNU Collaborative International Dictionary of English, is ~40 MB of dictionary text that any
 Debian/Ubuntu machine can install (``apt-get install dict-gcide``), so the numbers of ``bench.py`` can
@@ -29,6 +38,8 @@ from pathlib import Path
 GCIDE = Path("/usr/share/dictd/gcide.dict.dz")
 DATA_DIR = Path(__file__).resolve().parent.parent / "bench_data"
 INSTALL_HINT = "sudo apt-get install dict-gcide   # Debian/Ubuntu: installs /usr/share/dictd/gcide.dict.dz"
+DOCS_GLOBS = ("linux-doc-*/html/_sources", "python3*/html/_sources")
+DOCS_HINT = "sudo apt-get install linux-doc-6.1 python3.11-doc   # or the versions of your release"
 FORMAT = 1  # bump when the cleaning rules change, so stale caches are rebuilt
 
 _TOKEN = re.compile(r"[a-z]+")
@@ -118,6 +129,50 @@ def build_gcide(source: Path = GCIDE, data_dir: Path = DATA_DIR) -> CorpusInfo:
     return info
 
 
+def documents(paths):
+    """Yield the token list of each document (a ``.rst.txt`` file) with at least 2 tokens."""
+    for path in paths:
+        tokens: list[str] = []
+        with open(path, encoding="utf-8", errors="replace") as fin:
+            for line in fin:
+                if line.startswith("..") or line[:1] in (" ", "\t"):
+                    continue
+                tokens.extend(_TOKEN.findall(line.lower()))
+        if len(tokens) >= 2:
+            yield tokens
+
+
+def build_docs(doc_root: Path = Path("/usr/share/doc"), data_dir: Path = DATA_DIR) -> CorpusInfo:
+    """The ``docs`` LineSentence file under ``data_dir`` (see the module docstring), cached."""
+    trees = sorted(t for pattern in DOCS_GLOBS for t in doc_root.glob(pattern) if t.is_dir())
+    if not trees:
+        raise FileNotFoundError(f"no documentation sources under {doc_root} ({', '.join(DOCS_GLOBS)}): the docs "
+                                f"corpus is built from them. Install them with\n    {DOCS_HINT}")
+    files = sorted(f for t in trees for f in t.rglob("*.txt"))
+    source = "; ".join(f"{t} ({sum(1 for f in files if t in f.parents)} files)" for t in trees)
+    out = data_dir / "docs.txt"
+    meta = out.with_suffix(".json")
+    info = _cached(out, meta, source)
+    if info is not None:
+        return info
+    _write_atomic(out, (" ".join(tokens) for tokens in documents(files)))
+    info = describe(out, source=source)
+    _record(info, meta)
+    return info
+
+
+def lee_corpus(data_dir: Path = DATA_DIR) -> CorpusInfo:
+    """gensim's Lee corpus (``gensim/test/test_data/lee_background.cor``, 60k words), as gensim ships it."""
+    import importlib.util
+    spec = importlib.util.find_spec("gensim")  # found, not imported: the worker processes stay light
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("the 'lee' corpus is gensim's lee_background.cor: pip install gensim")
+    return describe(Path(spec.origin).parent / "test" / "test_data" / "lee_background.cor", source="gensim")
+
+
+BUILDERS = {"gcide": build_gcide, "docs": build_docs, "lee": lee_corpus}
+
+
 def prefix(info: CorpusInfo, words: int, data_dir: Path = DATA_DIR) -> CorpusInfo:
     """A file holding the first lines of ``info.path`` up to ``words`` tokens (whole lines), cached."""
     if words >= info.words:
@@ -147,9 +202,9 @@ def prefix(info: CorpusInfo, words: int, data_dir: Path = DATA_DIR) -> CorpusInf
 
 
 def load(path=None, data_dir: Path = DATA_DIR) -> CorpusInfo:
-    """The benchmark corpus: ``path`` (any LineSentence file) if given, else the GCIDE corpus."""
-    if path is None:
-        return build_gcide(data_dir=data_dir)
+    """A benchmark corpus: ``path`` (a name of :data:`BUILDERS` or any LineSentence file), default GCIDE."""
+    if path is None or str(path) in BUILDERS:
+        return BUILDERS[str(path or "gcide")](data_dir=data_dir)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--corpus {path}: no such file; pass a LineSentence text file "
@@ -159,7 +214,7 @@ def load(path=None, data_dir: Path = DATA_DIR) -> CorpusInfo:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", help="describe this LineSentence file instead of building GCIDE's")
+    parser.add_argument("--corpus", help="'gcide' (default), 'docs' or a LineSentence file to describe")
     parser.add_argument("--prefix", type=int, help="also cut a prefix of this many words")
     args = parser.parse_args(argv)
     try:

@@ -397,15 +397,21 @@ print("reason:", fused.unavailable_reason())
 """
 
 
-def test_a_library_from_another_struct_layout_is_refused(tmp_path):
-    """A real library whose w2v_abi_size differs (as one built by another version would) is not called."""
+@pytest.mark.parametrize("struct", ["w2v_batch_t", "w2v_tokens_t"])
+def test_a_library_from_another_struct_layout_is_refused(tmp_path, struct):
+    """A real library whose w2v_abi_size or w2v_tokens_abi_size differs (as one built by another version
+    would) is not called."""
     cc = _compiler()
     if cc is None:
         pytest.skip("no C compiler or Python headers here")
     pkg = _source_copy(tmp_path / "src")
     other = tmp_path / "other.c"
+    sizes = {"w2v_batch_t": ctypes.sizeof(fused.W2VBatch), "w2v_tokens_t": ctypes.sizeof(fused.W2VTokens)}
+    expected = sizes[struct]
+    sizes[struct] = 8
     other.write_text('#include <Python.h>\n#include <stddef.h>\n'
-                     'size_t w2v_abi_size(void) { return 8; }\n'
+                     f'size_t w2v_abi_size(void) {{ return {sizes["w2v_batch_t"]}; }}\n'
+                     f'size_t w2v_tokens_abi_size(void) {{ return {sizes["w2v_tokens_t"]}; }}\n'
                      'const char *w2v_source_hash(void) { return "x"; }\n'
                      'static struct PyModuleDef m = {PyModuleDef_HEAD_INIT, "_w2v_step", NULL, 0, NULL};\n'
                      'PyMODINIT_FUNC PyInit__w2v_step(void) { return PyModule_Create(&m); }\n')
@@ -415,8 +421,7 @@ def test_a_library_from_another_struct_layout_is_refused(tmp_path):
     assert built.returncode == 0, built.stderr
     out = _run([sys.executable, "-c", LOAD_SCRIPT], tmp_path, PYTHONPATH=str(pkg))
     assert out.returncode == 0, out.stderr
-    assert f"takes a 8-byte w2v_batch_t but this torch_w2v passes {ctypes.sizeof(fused.W2VBatch)} bytes" \
-        in out.stdout
+    assert f"takes a 8-byte {struct} but this torch_w2v passes {expected} bytes" in out.stdout
     assert "pip install --force-reinstall --no-deps ." in out.stdout
 
 

@@ -42,6 +42,15 @@ class ResumeState:
     trained: int                     # effective words of the finished epochs
     raw: int                         # raw words of the finished epochs
     corpus: dict                     # {"sentences": S, "raw_words": N} of the encoded corpus
+    chunk_words: int | None = None   # the chunk size stats["chunks"] counts in (the resumed run uses it);
+    #                                  None: a checkpoint from before it was recorded (see chunk_size)
+
+    def chunk_size(self, pipeline: str) -> int:
+        """The chunk size to resume with: the recorded one, or the default of the version that wrote an
+        older checkpoint (2**20 tokens on the device pipeline, 2**16 otherwise)."""
+        if self.chunk_words is not None:
+            return int(self.chunk_words)
+        return 1 << 20 if pipeline == "device" else 1 << 16
 
     def check_corpus(self, encoded, path):
         found = {"sentences": int(encoded.n_sentences), "raw_words": int(encoded.total_raw_words)}
@@ -70,6 +79,7 @@ class Checkpointer:
         self.last = time.monotonic()
         self.signal = None
         self.saved_handlers = {}
+        self.chunk_words = None  # the run's chunk size, recorded in each checkpoint (set by the trainer)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -96,7 +106,8 @@ class Checkpointer:
         payload = persist.model_payload(self.model)
         payload["format"] = FORMAT
         payload["resume"] = dataclasses.asdict(ResumeState(
-            dict(self.train_args), epoch, dataclasses.asdict(stats), int(trained), int(raw), self.corpus))
+            dict(self.train_args), epoch, dataclasses.asdict(stats), int(trained), int(raw), self.corpus,
+            self.chunk_words))
         persist.save_payload(payload, self.path, kind="checkpoint")
         self.last = time.monotonic()
         logger.info("checkpoint saved to %s (epoch %i, chunk %i)", self.path, epoch, stats.chunks)

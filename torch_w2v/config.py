@@ -13,7 +13,7 @@ from dataclasses import dataclass
 MAX_WORDS_IN_BATCH = 10000  # gensim's batch_words default and its per-sentence cut (not applied here)
 MAX_EXP = 6.0               # gensim / word2vec.c skip a pair whose |score| reaches this (every step reads it)
 ENGINES = ("auto", "fused", "torch", "triton")
-PIPELINES = ("auto", "host", "device")
+PIPELINES = ("auto", "tokens", "host", "device")
 
 
 @dataclass(frozen=True)
@@ -46,22 +46,28 @@ class TrainConfig:
     shrink_windows: bool = True     # draw a reduced window per centre (False: always the full window)
     # --- torch_w2v's own ---------------------------------------------------------------------------
     device: str | None = None       # "cpu", "cuda", "cuda:1", ...; None = CUDA when available, else CPU
-    batch_size: int | None = None   # centre words per SGD step; None = 16384 (fused CPU step, CUDA) or
-    #                                 2048 (torch ops on CPU), fewer for small corpora (>= 128 steps per
-    #                                 epoch). Larger is faster; quality
-    #                                 holds because a step's centres are spread across the corpus.
+    batch_size: int | None = None   # centre words per SGD step of batched pipelines; None = 16384 (fused
+    #                                 CPU step, CUDA) or 2048 (torch ops on CPU), fewer for small corpora
+    #                                 (>= 128 steps per epoch). Larger is faster; quality holds because a
+    #                                 step's centres are spread across the corpus. The fused step's default
+    #                                 token pipeline has no batches (each centre is a step, as in gensim):
+    #                                 giving batch_size makes it train host batches of that size
     chunk_words: int | None = None  # corpus tokens prepared at once; bounds the engine's working memory.
     #                                 None = 2**16 when batches are prepared on the host, 2**20 when on the
-    #                                 device (one host sync per chunk: larger chunks keep a GPU busy)
+    #                                 device (one host sync per chunk: larger chunks keep a GPU busy), 2**18
+    #                                 for the token pipeline (its threads meet at each chunk's end)
     spill_words: int = 1 << 26      # the encoded corpus (4 bytes a token) stays in memory up to this many
     #                                 tokens, beyond that in a memory-mapped temporary file
     engine: str = "auto"            # the step (training/steps): "fused": a C pass per centre on the CPU
     #                                 (built at install); "triton": a Triton kernel per step (CUDA, or the
     #                                 CPU under TRITON_INTERPRET=1); "torch": batched torch ops (any
     #                                 device); "auto": fused on CPU, triton on CUDA, else torch
-    pipeline: str = "auto"          # where batches are made: "host" (a CPU producer thread, per-step copies)
-    #                                 or "device" (the corpus on the training device, a few kernels per
-    #                                 chunk, no per-step host work); "auto": device on CUDA and for triton
+    pipeline: str = "auto"          # where batches are made: "tokens" (none: the fused step reads the
+    #                                 sentences and draws downsampling, windows and noise itself, in text
+    #                                 order), "host" (a CPU producer thread, strided batches of batch_size
+    #                                 centres) or "device" (the corpus on the training device, a few kernels
+    #                                 per chunk, no per-step host work); "auto": tokens for the fused step
+    #                                 (host when batch_size is given), device on CUDA and for triton
     sync_words: int = 1 << 17       # torch.distributed: words each rank trains between merges of the ranks'
     #                                 weights (fewer = closer to single-process SGD, more communication)
     update_cap: int | None = 64     # a row updated by more pairs than this in one step gets its summed

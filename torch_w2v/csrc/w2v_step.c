@@ -32,6 +32,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifdef _WIN32
@@ -95,97 +96,241 @@ static inline uint64_t splitmix64(uint64_t *state) {
     return z ^ (z >> 31);
 }
 
+/* K alias-table draws into rows[0..K-1] from *state, valid[k] = (draw != centre): gensim skips a draw
+ * equal to the centre. */
+static void noise_draws(const int64_t *threshold, const int64_t *alias, uint64_t V, uint64_t T, uint64_t *state,
+                        int64_t centre, int64_t *rows, float *valid, int K) {
+    for (int k = 0; k < K; k++) {
+        uint64_t z = splitmix64(state);
+        int64_t i = (int64_t)(z % V);
+        int64_t u = (int64_t)((z / V) % T);
+        int64_t word = u < threshold[i] ? i : alias[i];
+        rows[k] = word;
+        valid[k] = word != centre ? 1.0f : 0.0f;
+    }
+}
+
 /* Fill heads[0].rows[b, 1..P-1] with alias-table draws and heads[0].valid[b, k] = (draw != centre). */
 static void draw_noise(const w2v_batch_t *s, int64_t b) {
     const w2v_head_t *h = &s->heads[0];
     int64_t *rows = h->rows + b * h->P;
-    float *valid = h->valid + b * h->P;
-    uint64_t V = (uint64_t)s->noise_V, T = (uint64_t)s->noise_T;
     uint64_t state = s->noise_seed ^ ((uint64_t)b * 0xD1B54A32D192ED03ULL);
-    for (int k = 1; k < h->P; k++) {
-        uint64_t z = splitmix64(&state);
-        int64_t i = (int64_t)(z % V);
-        int64_t u = (int64_t)((z / V) % T);
-        int64_t word = u < s->noise_threshold[i] ? i : s->noise_alias[i];
-        rows[k] = word;
-        valid[k] = word != rows[0] ? 1.0f : 0.0f;  /* gensim skips a draw equal to the centre */
-    }
+    noise_draws(s->noise_threshold, s->noise_alias, (uint64_t)s->noise_V, (uint64_t)s->noise_T, &state, rows[0],
+                rows + 1, h->valid + b * h->P + 1, (int)h->P - 1);
 }
 
 static inline double log_sigmoid(double x) {
     return x >= 0 ? -log1p(exp(-x)) : x - log1p(exp(x));
 }
 
-/* One head against the input vector `in`: updates the head rows and accumulates into work. */
-static double train_head(const w2v_head_t *h, int64_t b, const float *in, float *work, int D, float lr,
-                         float max_exp, int compute_loss) {
+/* One centre's rows of one head: P rows of `table` with their labels and validity. */
+typedef struct {
+    float *table;
+    const int64_t *rows;
+    const float *labels;
+    const float *valid;
+    int P;
+} head_rows_t;
+
+/* One head's rows against the input vector `in`: updates the head rows and accumulates into work. */
+static double train_rows(const head_rows_t *h, const float *in, float *work, int D, float lr, float max_exp,
+                         int compute_loss) {
     double loss = 0.0;
-    const int64_t *rows = h->rows + b * h->P;
-    const float *labels = h->labels + (h->labels_shared ? 0 : b * h->P);
-    const float *valid = h->valid + b * h->P;
     for (int p = 0; p < h->P; p++) {
-        if (valid[p] == 0.0f) continue;
-        float *u = h->table + rows[p] * (int64_t)D;
+        if (h->valid[p] == 0.0f) continue;
+        float *u = h->table + h->rows[p] * (int64_t)D;
         float f = dot(in, u, D);
-        if (compute_loss) loss -= log_sigmoid(labels[p] > 0.5f ? (double)f : -(double)f);
+        if (compute_loss) loss -= log_sigmoid(h->labels[p] > 0.5f ? (double)f : -(double)f);
         if (f <= -max_exp || f >= max_exp) continue;
-        float g = (labels[p] - 1.0f / (1.0f + expf(-f))) * lr;
+        float g = (h->labels[p] - 1.0f / (1.0f + expf(-f))) * lr;
         axpy(g, u, work, D);
         axpy(g, in, u, D);
     }
     return loss;
 }
 
-static double skipgram(const w2v_batch_t *s, int64_t begin, int64_t end, float *work) {
-    const int C = (int)s->C, D = (int)s->D;
-    const int n_heads = s->heads[1].table ? 2 : 1;
+/* What the per-centre trainers share: the input table, its lock factors, the heads and the constants. */
+typedef struct {
+    float *syn0;
+    const float *lockf;
+    head_rows_t heads[2];
+    int n_heads, D, cbow_mean, compute_loss;
+    float lr, max_exp;
+} centre_t;
+
+/* Skip-gram for one centre: each of its n contexts (rows of syn0; those with mask 0 skipped, mask NULL:
+ * all real) against the centre's head rows. */
+static double sg_centre(const centre_t *c, const int64_t *ctx, const float *mask, int n, float *work) {
     double loss = 0.0;
-    for (int64_t b = begin; b < end; b++) {
-        if (s->noise_threshold) draw_noise(s, b);
-        for (int c = 0; c < C; c++) {
-            if (s->mask[b * C + c] == 0.0f) continue;
-            int64_t j = s->contexts[b * C + c];
-            float *v = s->syn0 + j * (int64_t)D;
-            memset(work, 0, sizeof(float) * D);
-            for (int k = 0; k < n_heads; k++)
-                loss += train_head(&s->heads[k], b, v, work, D, s->lr, s->max_exp, s->compute_loss);
-            axpy(s->lockf ? s->lockf[j] : 1.0f, work, v, D);
-        }
+    for (int i = 0; i < n; i++) {
+        if (mask && mask[i] == 0.0f) continue;
+        float *v = c->syn0 + ctx[i] * (int64_t)c->D;
+        memset(work, 0, sizeof(float) * c->D);
+        for (int k = 0; k < c->n_heads; k++)
+            loss += train_rows(&c->heads[k], v, work, c->D, c->lr, c->max_exp, c->compute_loss);
+        axpy(c->lockf ? c->lockf[ctx[i]] : 1.0f, work, v, c->D);
     }
     return loss;
 }
 
-static double cbow(const w2v_batch_t *s, int64_t begin, int64_t end, float *work, float *hidden) {
-    const int C = (int)s->C, D = (int)s->D;
-    const int n_heads = s->heads[1].table ? 2 : 1;
+/* CBOW for one centre: the sum (or mean) of its real contexts (as sg_centre) against the head rows, then
+ * every context updated by the same work vector (divided by their count when summing, gensim's rule). */
+static double cbow_centre(const centre_t *c, const int64_t *ctx, const float *mask, int n, float *work,
+                          float *hidden) {
+    const int D = c->D;
     double loss = 0.0;
-    for (int64_t b = begin; b < end; b++) {
-        if (s->noise_threshold) draw_noise(s, b);
-        int count = 0;
-        memset(hidden, 0, sizeof(float) * D);
-        for (int c = 0; c < C; c++) {
-            if (s->mask[b * C + c] == 0.0f) continue;
-            axpy(1.0f, s->syn0 + s->contexts[b * C + c] * (int64_t)D, hidden, D);
-            count++;
-        }
-        if (count == 0) continue;
-        float inv = 1.0f / (float)count;
-        if (s->cbow_mean) for (int i = 0; i < D; i++) hidden[i] *= inv;
-        memset(work, 0, sizeof(float) * D);
-        for (int k = 0; k < n_heads; k++)
-            loss += train_head(&s->heads[k], b, hidden, work, D, s->lr, s->max_exp, s->compute_loss);
-        if (!s->cbow_mean) for (int i = 0; i < D; i++) work[i] *= inv;
-        for (int c = 0; c < C; c++) {
-            if (s->mask[b * C + c] == 0.0f) continue;
-            int64_t j = s->contexts[b * C + c];
-            axpy(s->lockf ? s->lockf[j] : 1.0f, work, s->syn0 + j * (int64_t)D, D);
-        }
+    int count = 0;
+    memset(hidden, 0, sizeof(float) * D);
+    for (int i = 0; i < n; i++) {
+        if (mask && mask[i] == 0.0f) continue;
+        axpy(1.0f, c->syn0 + ctx[i] * (int64_t)D, hidden, D);
+        count++;
     }
+    if (count == 0) return 0.0;
+    float inv = 1.0f / (float)count;
+    if (c->cbow_mean) for (int i = 0; i < D; i++) hidden[i] *= inv;
+    memset(work, 0, sizeof(float) * D);
+    for (int k = 0; k < c->n_heads; k++)
+        loss += train_rows(&c->heads[k], hidden, work, D, c->lr, c->max_exp, c->compute_loss);
+    if (!c->cbow_mean) for (int i = 0; i < D; i++) work[i] *= inv;
+    for (int i = 0; i < n; i++)
+        if (!mask || mask[i] != 0.0f) axpy(c->lockf ? c->lockf[ctx[i]] : 1.0f, work, c->syn0 + ctx[i] * (int64_t)D, D);
     return loss;
+}
+
+/* The head rows of centre b of a batch. */
+static head_rows_t batch_rows(const w2v_head_t *h, int64_t b) {
+    head_rows_t r = {h->table, h->rows + b * h->P, h->labels + (h->labels_shared ? 0 : b * h->P),
+                     h->valid + b * h->P, (int)h->P};
+    return r;
 }
 
 /* Train centres [begin, end) of `batch`; scratch holds 2 * D floats of this thread's own. */
 W2V_EXPORT double w2v_train(const w2v_batch_t *batch, int64_t begin, int64_t end, float *scratch) {
-    if (batch->sg) return skipgram(batch, begin, end, scratch);
-    return cbow(batch, begin, end, scratch, scratch + batch->D);
+    const int64_t C = batch->C;
+    const int D = (int)batch->D;
+    centre_t c = {batch->syn0, batch->lockf, {{0}}, batch->heads[1].table ? 2 : 1, D, batch->cbow_mean,
+                  batch->compute_loss, batch->lr, batch->max_exp};
+    double loss = 0.0;
+    for (int64_t b = begin; b < end; b++) {
+        if (batch->noise_threshold) draw_noise(batch, b);
+        for (int k = 0; k < c.n_heads; k++) c.heads[k] = batch_rows(&batch->heads[k], b);
+        const int64_t *ctx = batch->contexts + b * C;
+        const float *mask = batch->mask + b * C;
+        loss += batch->sg ? sg_centre(&c, ctx, mask, (int)C, scratch)
+                          : cbow_centre(&c, ctx, mask, (int)C, scratch, scratch + D);
+    }
+    return loss;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * The token step: sentences of encoded ids in, everything else drawn here, in text order (as gensim's
+ * corpus_file mode and word2vec.c): per sentence, downsampling (a token is kept when sample_int[id] >= a
+ * uniform 32-bit draw), then per kept centre a reduced window (window - b, b uniform in [0, window), or
+ * window when shrink_windows == 0) over the kept tokens of the same sentence, K noise words shared by the
+ * centre's contexts (negative sampling) and the centre's Huffman path (hierarchical softmax). Each centre is
+ * its own SGD step, applied at once (Hogwild between threads). The draws of sentence s come from one
+ * generator keyed by (seed, s), so they do not depend on how the sentences are split between threads.
+ * The learning rate falls linearly from lr_start at the chunk's first token to lr_end past its last, by the
+ * position of each sentence's first token.
+ */
+typedef struct {
+    float *syn0;                     /* (V, D) input weights, updated in place */
+    float *syn1neg;                  /* (V, D) negative-sampling output weights; NULL: no negative sampling */
+    float *syn1;                     /* (V - 1, D) hierarchical-softmax output weights; NULL: no hs */
+    const float *lockf;              /* (V,) input-update scale, or NULL for all ones */
+    const int32_t *ids;              /* (N,) the chunk's tokens */
+    const int64_t *bounds;           /* (S + 1,) sentence s is ids[bounds[s]:bounds[s + 1]]; bounds[0] == 0 */
+    const int64_t *sample_int;       /* (V,) downsampling keep thresholds; NULL: every token kept */
+    const int64_t *noise_threshold;  /* (noise_V,) alias table of the noise distribution */
+    const int64_t *noise_alias;      /* (noise_V,) */
+    const int64_t *points;           /* (V, L) Huffman inner nodes per word (rows of syn1) */
+    const float *codes;              /* (V, L) hs labels, 1 - code */
+    const float *code_valid;         /* (V, L) 1 where the path has a node (a prefix of the row) */
+    int64_t N, S, D, L, K, window;
+    int64_t noise_V, noise_T;
+    uint64_t seed;                   /* keys every draw, with the sentence's index */
+    float lr_start, lr_end;
+    float max_exp;                   /* a pair whose |score| reaches this is skipped (config.MAX_EXP) */
+    int32_t sg;                      /* 1 skip-gram, 0 CBOW */
+    int32_t cbow_mean;
+    int32_t compute_loss;
+    int32_t shrink_windows;
+} w2v_tokens_t;
+
+/* sizeof the token step's struct, compared with ctypes.sizeof(W2VTokens) at load */
+W2V_EXPORT size_t w2v_tokens_abi_size(void) { return sizeof(w2v_tokens_t); }
+
+/* Train sentences [s_begin, s_end) of `t`; out[0] += the loss, out[1] += the kept tokens.
+ * Returns 0, or -1 when its buffers cannot be allocated (nothing trained then). */
+W2V_EXPORT int w2v_train_tokens(const w2v_tokens_t *t, int64_t s_begin, int64_t s_end, double *out) {
+    const int D = (int)t->D, K = (int)t->K, L = (int)t->L, window = (int)t->window;
+    int64_t longest = 0;
+    for (int64_t s = s_begin; s < s_end; s++)
+        if (t->bounds[s + 1] - t->bounds[s] > longest) longest = t->bounds[s + 1] - t->bounds[s];
+    /* kept (longest,) int64 | ns rows (K + 1,) int64 | ns labels, valid (K + 1,) each | work, hidden (D,) */
+    size_t bytes = sizeof(int64_t) * (size_t)(longest + K + 1) + sizeof(float) * (size_t)(2 * (K + 1) + 2 * D);
+    void *buffer = malloc(bytes > 0 ? bytes : 1);
+    if (!buffer) return -1;
+    int64_t *kept = buffer, *ns_rows = kept + longest;
+    float *ns_labels = (float *)(ns_rows + K + 1), *ns_valid = ns_labels + K + 1;
+    float *work = ns_valid + K + 1, *hidden = work + D;
+    ns_labels[0] = 1.0f;
+    ns_valid[0] = 1.0f;
+    for (int k = 1; k <= K; k++) ns_labels[k] = 0.0f;
+
+    centre_t c = {t->syn0, t->lockf, {{0}}, 0, D, t->cbow_mean, t->compute_loss, t->lr_start, t->max_exp};
+    head_rows_t *ns = NULL, *hs = NULL;
+    if (t->syn1neg) {
+        ns = &c.heads[c.n_heads++];
+        ns->table = t->syn1neg, ns->rows = ns_rows, ns->labels = ns_labels, ns->valid = ns_valid, ns->P = K + 1;
+    }
+    if (t->syn1) {
+        hs = &c.heads[c.n_heads++];
+        hs->table = t->syn1;
+    }
+    const uint64_t V = (uint64_t)t->noise_V, T = (uint64_t)t->noise_T;
+    double loss = 0.0;
+    int64_t n_kept = 0;
+    for (int64_t s = s_begin; s < s_end; s++) {
+        const int32_t *ids = t->ids + t->bounds[s];
+        const int64_t length = t->bounds[s + 1] - t->bounds[s];
+        uint64_t state = t->seed ^ ((uint64_t)(s + 1) * 0xD1B54A32D192ED03ULL);
+        int64_t n = 0;
+        for (int64_t i = 0; i < length; i++) {
+            if (t->sample_int && t->sample_int[ids[i]] < (int64_t)(splitmix64(&state) >> 32)) continue;
+            kept[n++] = ids[i];
+        }
+        n_kept += n;
+        c.lr = t->lr_start + (t->lr_end - t->lr_start) * (float)((double)t->bounds[s] / (double)t->N);
+        for (int64_t i = 0; i < n; i++) {
+            int w = t->shrink_windows ? window - (int)(splitmix64(&state) % (uint64_t)window) : window;
+            int64_t lo = i - w > 0 ? i - w : 0, hi = i + w + 1 < n ? i + w + 1 : n;
+            const int64_t centre = kept[i];
+            if (ns) {
+                ns_rows[0] = centre;
+                noise_draws(t->noise_threshold, t->noise_alias, V, T, &state, centre, ns_rows + 1, ns_valid + 1, K);
+            }
+            if (hs) {
+                hs->rows = t->points + centre * L, hs->labels = t->codes + centre * L;
+                hs->valid = t->code_valid + centre * L;
+                int p = 0;
+                while (p < L && hs->valid[p] != 0.0f) p++;
+                hs->P = p;
+            }
+            if (t->sg) {  /* the contexts left of the centre, then right of it */
+                loss += sg_centre(&c, kept + lo, NULL, (int)(i - lo), work);
+                loss += sg_centre(&c, kept + i + 1, NULL, (int)(hi - i - 1), work);
+            } else if (hi - lo > 1) {
+                /* CBOW reads the contexts as one list: move the centre out of the way, then back */
+                kept[i] = kept[lo];
+                loss += cbow_centre(&c, kept + lo + 1, NULL, (int)(hi - lo - 1), work, hidden);
+                kept[i] = centre;
+            }
+        }
+    }
+    free(buffer);
+    out[0] += loss;
+    out[1] += (double)n_kept;
+    return 0;
 }

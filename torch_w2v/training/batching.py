@@ -1,5 +1,8 @@
 """From encoded sentences to training batches on the host: downsampling, reduced windows, strided buckets.
 
+(The token pipeline's :class:`TokenBatch` is the chunk's sentences as they are: its step draws all of
+this itself, per sentence in text order; see the end of this module.)
+
 The CPU steps (fused, torch on CPU) train these batches; :mod:`.device_batches` is the same algorithm
 made on the training device for the GPU steps.
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -112,3 +116,26 @@ def make_chunk(ids: torch.Tensor, sentence_of: torch.Tensor, *,
         batch.position = i / len(pieces)
         batches.append(batch)
     return Chunk(batches, n)
+
+
+@dataclass
+class TokenBatch:
+    """A chunk's encoded sentences, handed whole to a step that draws downsampling, windows and noise itself
+    (the token pipeline). The step writes ``kept``, the tokens it kept after downsampling."""
+    ids: np.ndarray          # (N,) int32 token ids: a view of the encoded corpus
+    bounds: np.ndarray       # (S + 1,) int64: sentence s is ids[bounds[s]:bounds[s + 1]]; bounds[0] == 0
+    kept: int = 0
+
+    def batches(self):
+        """One ``(position, batch)``: the whole chunk, at position 0 (the engine's interface to a chunk)."""
+        return ((0.0, self),)
+
+    def effective_words(self) -> int:
+        return self.kept
+
+
+def token_batch(ids: np.ndarray, lengths) -> TokenBatch:
+    """The :class:`TokenBatch` of the tokens ``ids`` (N,) of sentences of ``lengths`` (S,) tokens."""
+    bounds = np.zeros(len(lengths) + 1, dtype=np.int64)                                          # (S + 1,)
+    np.cumsum(lengths, out=bounds[1:])
+    return TokenBatch(np.ascontiguousarray(ids, dtype=np.int32), bounds)

@@ -29,6 +29,10 @@ from . import batching, device_batches
 MIN_STEPS_PER_EPOCH = 128
 HOST_CHUNK_WORDS = 1 << 16     # host pipeline: bounds the producer's working memory
 DEVICE_CHUNK_WORDS = 1 << 20   # device pipeline: one host sync per chunk, so chunks are larger
+# token pipeline: the chunk is a view of the encoded corpus (no memory of its own); its threads meet at
+# each chunk's end, so a chunk is large enough for that wait to be rare, small enough for progress reports
+TOKEN_CHUNK_WORDS = 1 << 18
+CHUNK_WORDS = {"host": HOST_CHUNK_WORDS, "device": DEVICE_CHUNK_WORDS, "tokens": TOKEN_CHUNK_WORDS}
 
 
 def resolve_device(device) -> torch.device:
@@ -172,6 +176,12 @@ class Engine:
                 shrink_windows=self.cfg.shrink_windows, batch_size=self.cfg.batch_size,
                 generator=self._generator(epoch, index, 0))
 
+    def _token_chunks(self, corpus: EncodedCorpus, first_chunk: int):
+        """Yield ``(index, span, TokenBatch)`` from ``first_chunk`` on: views of the encoded corpus."""
+        for index, span in enumerate(corpus.chunks(self.cfg.chunk_words)):
+            if index >= first_chunk:
+                yield index, span, batching.token_batch(corpus.ids[span.lo:span.hi], span.lengths)
+
     def _device_chunks(self, corpus: EncodedCorpus, epoch: int, first_chunk: int):
         """Yield ``(index, span, Plan)`` from ``first_chunk`` on, made on the training device."""
         if self.device_corpus is None:
@@ -196,6 +206,9 @@ class Engine:
         """``(index, span, chunk)`` of one epoch from ``first_chunk`` on."""
         if self.step.pipeline == "device":
             yield from self._device_chunks(corpus, epoch, first_chunk)
+            return
+        if self.step.pipeline == "tokens":
+            yield from self._token_chunks(corpus, first_chunk)
             return
         if self._ahead_at != (epoch, first_chunk):  # first epoch of this train(), or a resumed one
             self.close()
@@ -232,7 +245,10 @@ class Engine:
             units = span.sentences if schedule.by_sentences else span.raw_words
             done = stats.sentences if schedule.by_sentences else stats.raw_words
             for position, batch in chunk.batches():
-                self.step(batch, schedule.alpha(epoch, done + position * units))
+                lr = schedule.alpha(epoch, done + position * units)
+                if self.step.pipeline == "tokens":  # one batch, the whole chunk: alpha falls across it
+                    lr = (lr, schedule.alpha(epoch, done + units))
+                self.step(batch, lr)
             if self.averager is not None:
                 self.averager.after_chunk(index)
             stats.chunks = index + 1

@@ -24,8 +24,7 @@ from .. import distributed
 from ..progress import Progress
 from . import steps
 from .engine import (
-    DEVICE_CHUNK_WORDS,
-    HOST_CHUNK_WORDS,
+    CHUNK_WORDS,
     Engine,
     EpochStats,
     Schedule,
@@ -91,8 +90,12 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
             _checkpointer(model, request, encoded) as saver:
         tables = weights.tables()
         # `with`: the step's threads (the fused step's pool) stop when training ends, however it ends
-        with step_class(_resolve(cfg, step_class, device, threads, encoded, model.wv), weights, tables,
-                        device, threads) as step:
+        run_cfg = _resolve(cfg, step_class, device, threads, encoded, model.wv, parallel)
+        if resume is not None:  # count chunks as the checkpoint did
+            run_cfg = dataclasses.replace(run_cfg, chunk_words=resume.chunk_size(run_cfg.pipeline))
+        if saver is not None:
+            saver.chunk_words = run_cfg.chunk_words
+        with step_class(run_cfg, weights, tables, device, threads) as step:
             if step.name == "fused":
                 # The fused step runs its own `threads` threads; torch's ops around it (path gathers) are tiny,
                 # and OpenMP threads beside busy step threads oversubscribe the cores: 4x slower on gensim's
@@ -116,18 +119,22 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
                 progress.close()
 
 
-def _resolve(cfg, step_class, device, threads, encoded, wv):
-    """``cfg`` with the per-run values filled in: threads, batch size, chunk size, pipeline."""
+def _resolve(cfg, step_class, device, threads, encoded, wv, parallel=False):
+    """``cfg`` with the per-run values filled in: threads, batch size, chunk size, pipeline.
+
+    Under torch.distributed a default chunk holds at most ``sync_words`` tokens: the ranks merge at chunk
+    ends, so a larger chunk would merge less often than asked."""
     pipeline = cfg.pipeline
     if pipeline == "auto":
-        pipeline = step_class.pipeline if step_class.name != "torch" else (
-            "device" if device.type == "cuda" else "host")
-    elif step_class.name != "torch" and pipeline != step_class.pipeline:
-        raise ValueError(f"pipeline={pipeline!r} cannot feed the {step_class.name} step, which takes "
-                         f"{step_class.pipeline} batches; pass pipeline='auto' (or engine='torch', which takes both).")
+        pipeline = step_class.default_pipeline(device, cfg)
+    elif pipeline not in step_class.pipelines:
+        takes = " or ".join(repr(p) for p in step_class.pipelines)
+        raise ValueError(f"pipeline={pipeline!r} cannot feed the {step_class.name} step, which takes {takes}; "
+                         f"pass pipeline='auto' (engine='torch' takes 'host' and 'device').")
     large = step_class.name in ("fused", "triton")
     batch_size = cfg.batch_size or default_batch_size(device, expected_words(encoded, wv), large)
-    chunk_words = cfg.chunk_words or (DEVICE_CHUNK_WORDS if pipeline == "device" else HOST_CHUNK_WORDS)
+    chunk_words = cfg.chunk_words or (min(CHUNK_WORDS[pipeline], int(cfg.sync_words)) if parallel
+                                      else CHUNK_WORDS[pipeline])
     return dataclasses.replace(cfg, workers=threads, batch_size=batch_size, chunk_words=chunk_words,
                                pipeline=pipeline)
 

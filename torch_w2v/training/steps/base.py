@@ -5,12 +5,16 @@ A step is built once per ``train()`` call and called once per batch::
     step = StepClass(cfg, weights, tables, device, threads)
     step.begin_chunk(generator)      # per chunk: the generator of the chunk's random draws
     step(batch, lr)                  # per batch: update weights.syn0 / syn1neg / syn1 in place
+                                     # (token batches: lr = (alpha at the chunk's start, at its end))
     step.loss                        # () float64 on the device: the summed loss when cfg.compute_loss
     step.close()                     # free threads and buffers
 
-``pipeline`` says which batches the step takes: ``"host"`` (:class:`~torch_w2v.training.batching.Batch`,
-made by a CPU producer thread) or ``"device"`` (:class:`~torch_w2v.training.device_batches.PlanBatch`, made
-on the training device).
+``pipelines`` lists the batches a step takes, its default first (:meth:`Step.default_pipeline`):
+``"tokens"`` (:class:`~torch_w2v.training.batching.TokenBatch`: a chunk's encoded sentences, the step
+drawing downsampling, windows and noise itself), ``"host"`` (:class:`~torch_w2v.training.batching.Batch`,
+made by a CPU producer thread) or ``"device"`` (:class:`~torch_w2v.training.device_batches.PlanBatch`,
+made on the training device). ``step.pipeline`` is the one this run uses (``cfg.pipeline``, resolved by
+the trainer).
 """
 from __future__ import annotations
 
@@ -19,10 +23,11 @@ import torch
 
 class Step:
     name = "step"
-    pipeline = "host"
+    pipelines: tuple = ("host",)
 
     def __init__(self, cfg, weights, tables, device: torch.device, threads: int):
         self.cfg, self.weights, self.tables, self.device, self.threads = cfg, weights, tables, device, threads
+        self.pipeline = cfg.pipeline if cfg.pipeline in self.pipelines else self.default_pipeline(device, cfg)
         self.loss = torch.zeros((), dtype=torch.float64, device=device)
         self.generator = None
         if cfg.negative and (weights.syn1neg is None or tables.noise is None):
@@ -34,6 +39,11 @@ class Step:
     def unavailable(cls, device: torch.device) -> str | None:
         """Why this step cannot run on ``device`` (a message that names the fix), or None if it can."""
         return None
+
+    @classmethod
+    def default_pipeline(cls, device: torch.device, cfg) -> str:
+        """The pipeline ``pipeline="auto"`` gives this step on ``device`` with the settings ``cfg``."""
+        return cls.pipelines[0]
 
     def begin_chunk(self, generator: torch.Generator) -> None:
         self.generator = generator

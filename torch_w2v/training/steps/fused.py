@@ -97,6 +97,40 @@ class W2VBatch(ctypes.Structure):
     ]
 
 
+class W2VTokens(ctypes.Structure):
+    """``w2v_tokens_t`` of ``csrc/w2v_step.c``, field for field: what the token step hands to C per chunk."""
+    _fields_ = [
+        ("syn0", ctypes.c_void_p),             # (V, D) float32, updated in place
+        ("syn1neg", ctypes.c_void_p),          # (V, D) float32, or NULL: no negative sampling
+        ("syn1", ctypes.c_void_p),             # (V - 1, D) float32, or NULL: no hierarchical softmax
+        ("lockf", ctypes.c_void_p),            # (V,) float32, or NULL
+        ("ids", ctypes.c_void_p),              # (N,) int32
+        ("bounds", ctypes.c_void_p),           # (S + 1,) int64
+        ("sample_int", ctypes.c_void_p),       # (V,) int64, or NULL: every token kept
+        ("noise_threshold", ctypes.c_void_p),  # (noise_V,) int64
+        ("noise_alias", ctypes.c_void_p),      # (noise_V,) int64
+        ("points", ctypes.c_void_p),           # (V, L) int64
+        ("codes", ctypes.c_void_p),            # (V, L) float32
+        ("code_valid", ctypes.c_void_p),       # (V, L) float32
+        ("N", ctypes.c_int64),
+        ("S", ctypes.c_int64),
+        ("D", ctypes.c_int64),
+        ("L", ctypes.c_int64),
+        ("K", ctypes.c_int64),
+        ("window", ctypes.c_int64),
+        ("noise_V", ctypes.c_int64),
+        ("noise_T", ctypes.c_int64),
+        ("seed", ctypes.c_uint64),
+        ("lr_start", ctypes.c_float),
+        ("lr_end", ctypes.c_float),
+        ("max_exp", ctypes.c_float),
+        ("sg", ctypes.c_int32),
+        ("cbow_mean", ctypes.c_int32),
+        ("compute_loss", ctypes.c_int32),
+        ("shrink_windows", ctypes.c_int32),
+    ]
+
+
 def _open():
     """``(library, None)``, or ``(None, why it cannot be used, naming the fix)``."""
     try:
@@ -112,13 +146,16 @@ def _open():
     try:
         lib = ctypes.CDLL(path)
         lib.w2v_abi_size.restype = ctypes.c_size_t
+        lib.w2v_tokens_abi_size.restype = ctypes.c_size_t
         lib.w2v_source_hash.restype = ctypes.c_char_p
     except (OSError, AttributeError) as exc:
         return None, f"the compiled C step {path} cannot be loaded ({exc}); {FIX}"
-    size, expected = lib.w2v_abi_size(), ctypes.sizeof(W2VBatch)
-    if size != expected:
-        return None, (f"the compiled C step {path} takes a {size}-byte w2v_batch_t but this torch_w2v passes "
-                      f"{expected} bytes (a library built from another version); rebuild it: {FIX}")
+    for name, size, struct in (("w2v_batch_t", lib.w2v_abi_size(), W2VBatch),
+                               ("w2v_tokens_t", lib.w2v_tokens_abi_size(), W2VTokens)):
+        if size != ctypes.sizeof(struct):
+            return None, (f"the compiled C step {path} takes a {size}-byte {name} but this torch_w2v passes "
+                          f"{ctypes.sizeof(struct)} bytes (a library built from another version); rebuild it: "
+                          f"{FIX}")
     if SOURCE.exists():
         built = lib.w2v_source_hash().decode()
         current = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
@@ -127,6 +164,9 @@ def _open():
                           f"the source is now {current}: edited since the install?); rebuild it: {FIX}")
     lib.w2v_train.argtypes = [ctypes.POINTER(W2VBatch), ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
     lib.w2v_train.restype = ctypes.c_double
+    lib.w2v_train_tokens.argtypes = [ctypes.POINTER(W2VTokens), ctypes.c_int64, ctypes.c_int64,
+                                     ctypes.POINTER(ctypes.c_double)]
+    lib.w2v_train_tokens.restype = ctypes.c_int
     return lib, None
 
 
@@ -279,16 +319,111 @@ class FusedSteps:
         return call(0) + sum(f.result() for f in futures)
 
 
-class FusedStep(Step):
-    """The C step on the CPU, on ``threads`` Hogwild threads; takes host batches.
+class TokenSteps:
+    """Runs the token step (``w2v_train_tokens``) on ``threads`` threads, each on a contiguous share of a
+    chunk's sentences (about equal in tokens), as gensim's ``corpus_file`` workers each read their part of
+    the file. One call per thread per chunk; the pool lives until :meth:`close`."""
 
-    The :class:`W2VBatch` and the head buffers are made once, for batches of up to ``cfg.batch_size``
-    centres: the weights, tables and buffers are checked then, and a step only writes its batch's
-    pointers, sizes, learning rate and noise seed (a step of a small corpus is ~100 us of C, so Python's
-    share per step matters).
+    def __init__(self, template: W2VTokens, threads: int):
+        self.lib = load()
+        if self.lib is None:
+            raise RuntimeError(f"the fused CPU step is unavailable: {_error}")
+        self.template = template
+        self.threads = max(1, int(threads))
+        self.pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="torch_w2v-step") \
+            if self.threads > 1 else None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
+    def shares(self, bounds: np.ndarray) -> list:
+        """``[(s_begin, s_end), ...]``: at most ``threads`` runs of whole sentences, about equal in tokens."""
+        S, N = len(bounds) - 1, int(bounds[-1])
+        targets = np.array([N * t // self.threads for t in range(1, self.threads)], dtype=np.int64)
+        cuts = np.clip(np.searchsorted(bounds, targets), 1, max(S, 1))       # bounds[cut - 1] < target <= bounds[cut]
+        nearer = targets - bounds[cuts - 1] < bounds[cuts] - targets          # the sentence end nearest the target
+        edges = sorted({0, S, *(int(c) for c in cuts - nearer)})
+        return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+    def run(self, ids: np.ndarray, bounds: np.ndarray, lr_start: float, lr_end: float, seed: int) -> tuple:
+        """Train the sentences ``bounds`` (S + 1,) int64 of ``ids`` (N,) int32; returns ``(loss, kept)``."""
+        if ids.dtype != np.int32 or not ids.flags.c_contiguous or ids.ndim != 1:
+            raise TypeError(f"ids must be a contiguous (N,) int32 array, found {ids.dtype} {ids.shape}.")
+        if bounds.dtype != np.int64 or bounds.ndim != 1 or len(bounds) < 1 or bounds[0] != 0 \
+                or bounds[-1] != len(ids):
+            raise ValueError(f"bounds must be (S + 1,) int64 from 0 to len(ids) = {len(ids)}, found "
+                             f"{bounds.dtype} {bounds.shape} ending at {bounds[-1] if len(bounds) else None}.")
+        bounds = np.ascontiguousarray(bounds)
+        t = W2VTokens.from_buffer_copy(self.template)
+        t.ids, t.bounds = ids.ctypes.data, bounds.ctypes.data
+        t.N, t.S, t.seed = len(ids), len(bounds) - 1, int(seed) % 2**64
+        t.lr_start, t.lr_end = float(lr_start), float(lr_end)
+        shares = self.shares(bounds) if len(ids) else []
+        out = np.zeros((max(len(shares), 1), 2), dtype=np.float64)     # (threads, 2): loss, kept tokens
+
+        def call(k: int) -> int:
+            begin, end = shares[k]
+            return self.lib.w2v_train_tokens(ctypes.byref(t), begin, end,
+                                             out[k].ctypes.data_as(ctypes.POINTER(ctypes.c_double)))
+        futures = [self.pool.submit(call, k) for k in range(1, len(shares))]
+        status = [call(0)] if shares else []
+        status += [f.result() for f in futures]  # ids, bounds and t stay referenced until every call returns
+        if any(status):
+            raise MemoryError(f"the fused step could not allocate its buffers for a chunk of {len(ids)} tokens "
+                              f"(longest sentence {int(np.diff(bounds).max())} tokens); lower chunk_words.")
+        return float(out[:, 0].sum()), int(out[:, 1].sum())
+
+
+def tokens_template(cfg, weights, tables, dim: int) -> W2VTokens:
+    """The checked :class:`W2VTokens` for a run: every weight and table pointer, the constants; a chunk then
+    only sets its ids, bounds, learning rates and seed (:meth:`TokenSteps.run`)."""
+    V = weights.syn0.shape[0]
+    t = W2VTokens(syn0=_pointer("syn0", weights.syn0, torch.float32, (None, dim)), D=dim, window=int(cfg.window),
+                  max_exp=MAX_EXP, sg=int(bool(cfg.sg)), cbow_mean=int(bool(cfg.cbow_mean)),
+                  compute_loss=int(bool(cfg.compute_loss)), shrink_windows=int(bool(cfg.shrink_windows)))
+    if tables.lockf is not None:
+        t.lockf = _pointer("lockf", tables.lockf, torch.float32, (V, 1), (V,))
+    if tables.sample_int is not None:
+        t.sample_int = _pointer("sample_int", tables.sample_int, torch.int64, (V,))
+    if cfg.negative:
+        threshold, alias, T = tables.noise
+        t.syn1neg = _pointer("syn1neg", weights.syn1neg, torch.float32, (V, dim))
+        t.noise_threshold = _pointer("noise threshold", threshold, torch.int64, (None,))
+        t.noise_alias = _pointer("noise alias", alias, torch.int64, (threshold.shape[0],))
+        if not 0 < threshold.shape[0] <= V or int(T) <= 0:
+            raise ValueError(f"the noise alias table must have 1 to {V} entries and a total T > 0, found "
+                             f"{threshold.shape[0]} entries and T={T}.")
+        t.K, t.noise_V, t.noise_T = int(cfg.negative), threshold.shape[0], int(T)
+    if cfg.hs:
+        L = tables.points.shape[1]
+        t.syn1 = _pointer("syn1", weights.syn1, torch.float32, (None, dim))
+        t.points = _pointer("points", tables.points, torch.int64, (V, L))
+        t.codes = _pointer("codes", tables.codes, torch.float32, (V, L))
+        t.code_valid = _pointer("code_valid", tables.code_valid, torch.float32, (V, L))
+        t.L = L
+    return t
+
+
+class FusedStep(Step):
+    """The C step on the CPU, on ``threads`` Hogwild threads.
+
+    Token pipeline (the default): one call per thread per chunk, C drawing downsampling, windows and noise
+    and training the sentences in text order (:class:`TokenSteps`).
+
+    Host pipeline (when ``batch_size`` is given, or ``pipeline="host"``): strided batches made by the
+    engine. The :class:`W2VBatch` and the head buffers are made once, for batches of up to
+    ``cfg.batch_size`` centres: the weights, tables and buffers are checked then, and a step only writes
+    its batch's pointers, sizes, learning rate and noise seed (a step of a small corpus is ~100 us of C, so
+    Python's share per step matters).
     """
     name = "fused"
-    pipeline = "host"
+    pipelines = ("tokens", "host")
+
+    @classmethod
+    def default_pipeline(cls, device, cfg):
+        return "host" if cfg.batch_size else "tokens"
 
     @classmethod
     def unavailable(cls, device):
@@ -298,6 +433,9 @@ class FusedStep(Step):
 
     def __init__(self, cfg, weights, tables, device, threads):
         super().__init__(cfg, weights, tables, device, threads)
+        if self.pipeline == "tokens":
+            self.runner = TokenSteps(tokens_template(cfg, weights, tables, weights.syn0.shape[1]), threads)
+            return
         self.runner = FusedSteps(threads, weights.syn0.shape[1],
                                  MIN_CENTRES_PER_THREAD if cfg.sg else MIN_CBOW_CENTRES_PER_THREAD)
         self.capacity = 0
@@ -325,7 +463,13 @@ class FusedStep(Step):
                                         bool(cfg.cbow_mean), t.lockf, cfg.compute_loss, noise)
         self.capacity = capacity
 
-    def __call__(self, batch, lr: float) -> None:
+    def __call__(self, batch, lr) -> None:
+        if self.pipeline == "tokens":  # a TokenBatch, lr = (alpha at its start, alpha at its end)
+            seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))   # keyed by the chunk
+            loss, batch.kept = self.runner.run(batch.ids, batch.bounds, *lr, seed)
+            if self.cfg.compute_loss:
+                self.loss += loss
+            return
         cfg, t, s = self.cfg, self.tables, self.struct
         centres = batch.centres                                                          # (B,) int64
         B = len(centres)

@@ -172,11 +172,11 @@ def train_batch(cfg, weights, tables, centres, contexts, mask, noise, lr, loss=N
 class TorchStep(Step):
     """Batched torch ops on any device; takes host batches or device plans."""
     name = "torch"
+    pipelines = ("host", "device")
 
-    def __init__(self, cfg, weights, tables, device, threads):
-        super().__init__(cfg, weights, tables, device, threads)
-        self.pipeline = "device" if cfg.pipeline == "device" or (cfg.pipeline == "auto"
-                                                                  and device.type == "cuda") else "host"
+    @classmethod
+    def default_pipeline(cls, device, cfg):
+        return "device" if device.type == "cuda" else "host"
 
     def __call__(self, batch, lr: float) -> None:
         if self.pipeline == "device":

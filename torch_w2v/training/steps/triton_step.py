@@ -326,7 +326,7 @@ def flat_lockf(tables):
 class TritonStep(Step):
     """One Triton kernel per batch of a device plan (see the module docstring)."""
     name = "triton"
-    pipeline = "device"
+    pipelines = ("device",)
 
     @classmethod
     def unavailable(cls, device):

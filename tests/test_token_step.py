@@ -1,0 +1,232 @@
+"""The fused step's token pipeline (``w2v_train_tokens``): sentences in, every draw made in C.
+
+A pure-Python reference of the documented algorithm (per sentence: splitmix64 keyed by (seed, sentence),
+downsampling, reduced windows, shared noise words, the Huffman path, text order, alpha falling across the
+chunk) must give the same weights as the C step, in every mode; the draws must not depend on how the
+sentences are split between threads; the engine must hand the step whole chunks and the learning rates at
+their ends.
+"""
+import types
+
+import numpy as np
+import pytest
+import torch
+
+from torch_w2v import Word2Vec
+from torch_w2v.config import MAX_EXP
+from torch_w2v.training import batching
+from torch_w2v.training.steps import fused
+from torch_w2v.training.weights import ModelWeights
+
+pytestmark = pytest.mark.skipif(not fused.available(), reason=f"the fused step is not built: "
+                                                              f"{fused.unavailable_reason()}")
+M64 = 2**64 - 1
+
+# words 0..11; sentence 2 is empty (all its tokens out of vocabulary), sentence 3 has one token
+SENTENCES = [[f"w{(7 * i + 3 * s) % 12}" for i in range(n)] for s, n in enumerate([14, 9, 0, 1, 17, 6])]
+
+
+def splitmix64(state: int) -> tuple[int, int]:
+    state = (state + 0x9E3779B97F4A7C15) & M64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return state, z ^ (z >> 31)
+
+
+def sigmoid(f):
+    return np.float32(1.0) / (np.float32(1.0) + np.exp(-f, dtype=np.float32))
+
+
+def train_rows(table, rows, labels, in_vec, work, lr):
+    for row, label in zip(rows, labels):
+        u = table[row]
+        f = np.float32(in_vec @ u)
+        if abs(f) >= MAX_EXP:
+            continue
+        g = np.float32((label - sigmoid(f)) * lr)
+        work += g * u
+        u += g * in_vec
+
+
+def reference(cfg, w, t, ids, bounds, lr_start, lr_end, seed):
+    """The token step in Python on numpy copies ``w`` (syn0, syn1neg, syn1); returns the kept count."""
+    syn0, syn1neg, syn1 = w
+    lockf = None if t.lockf is None else t.lockf.numpy().reshape(-1)
+    sample = None if t.sample_int is None else t.sample_int.numpy()
+    N, kept_total = len(ids), 0
+    for s in range(len(bounds) - 1):
+        state = seed ^ (((s + 1) * 0xD1B54A32D192ED03) & M64)
+        kept = []
+        for word in ids[bounds[s]:bounds[s + 1]]:
+            if sample is not None:
+                state, z = splitmix64(state)
+                if sample[word] < (z >> 32):
+                    continue
+            kept.append(int(word))
+        kept_total += len(kept)
+        lr = np.float32(lr_start + (lr_end - lr_start) * np.float32(bounds[s] / N))
+        for i, centre in enumerate(kept):
+            w_i = cfg.window
+            if cfg.shrink_windows:
+                state, z = splitmix64(state)
+                w_i = cfg.window - z % cfg.window
+            contexts = kept[max(0, i - w_i):i] + kept[i + 1:i + w_i + 1]
+            heads = []
+            if cfg.negative:
+                threshold, alias, T = (t.noise[0].numpy(), t.noise[1].numpy(), t.noise[2])
+                rows, labels = [centre], [1.0]
+                for _ in range(cfg.negative):
+                    state, z = splitmix64(state)
+                    j, u = z % len(threshold), (z // len(threshold)) % T
+                    word = j if u < threshold[j] else int(alias[j])
+                    if word != centre:
+                        rows.append(word)
+                        labels.append(0.0)
+                heads.append((syn1neg, rows, labels))
+            if cfg.hs:
+                n = int(t.code_valid[centre].sum())
+                heads.append((syn1, t.points[centre, :n].tolist(), t.codes[centre, :n].tolist()))
+            if cfg.sg:
+                for c in contexts:
+                    work = np.zeros_like(syn0[0])
+                    for table, rows, labels in heads:
+                        train_rows(table, rows, labels, syn0[c], work, lr)
+                    syn0[c] += (1.0 if lockf is None else lockf[c]) * work
+            elif contexts:
+                hidden = syn0[contexts].sum(axis=0)
+                if cfg.cbow_mean:
+                    hidden /= len(contexts)
+                work = np.zeros_like(hidden)
+                for table, rows, labels in heads:
+                    train_rows(table, rows, labels, hidden, work, lr)
+                if not cfg.cbow_mean:
+                    work /= len(contexts)
+                for c in contexts:
+                    syn0[c] += (1.0 if lockf is None else lockf[c]) * work
+    return kept_total
+
+
+def _model(**settings):
+    model = Word2Vec(min_count=1, vector_size=8, seed=3, workers=1, **settings)
+    model.build_vocab(SENTENCES)
+    rng = np.random.default_rng(0)  # output weights start non-zero, so every path moves something
+    for name in ("syn1neg", "syn1"):
+        if getattr(model, name, None) is not None:
+            setattr(model, name, rng.normal(0, 0.3, getattr(model, name).shape).astype(np.float32))
+    return model
+
+
+def _chunk(model):
+    index = model.wv.key_to_index
+    ids = np.array([index[w] for s in SENTENCES for w in s], dtype=np.int32)
+    return batching.token_batch(ids, [len(s) for s in SENTENCES])
+
+
+MODES = {
+    "sg_ns": dict(sg=1, negative=3, hs=0),
+    "sg_hs": dict(sg=1, negative=0, hs=1),
+    "sg_both": dict(sg=1, negative=2, hs=1),
+    "cbow_mean_ns": dict(sg=0, negative=3, hs=0, cbow_mean=1),
+    "cbow_sum_both": dict(sg=0, negative=2, hs=1, cbow_mean=0),
+    "cbow_mean_hs": dict(sg=0, negative=0, hs=1, cbow_mean=1),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(MODES))
+@pytest.mark.parametrize("variant", ["plain", "downsampled", "full_windows", "locked"])
+def test_the_token_step_equals_the_reference(mode, variant):
+    settings = dict(MODES[mode], window=3, alpha=0.05, sample=0.005 if variant == "downsampled" else 0)
+    if variant == "full_windows":
+        settings["shrink_windows"] = False
+    model = _model(**settings)
+    if variant == "locked":
+        model.wv.vectors_lockf = np.linspace(0.0, 1.0, len(model.wv), dtype=np.float32)
+    chunk = _chunk(model)
+    with ModelWeights(model, torch.device("cpu")) as weights:
+        tables = weights.tables()
+        if variant == "downsampled":
+            assert tables.sample_int is not None and bool((tables.sample_int < 2**32 - 1).any())
+        cfg = types.SimpleNamespace(window=3, negative=model.negative, hs=model.hs, sg=model.sg,
+                                    cbow_mean=model.cbow_mean, compute_loss=False,
+                                    shrink_windows=model.shrink_windows)
+        before = weights.syn0.numpy().copy()
+        expected = [w.numpy().copy() for w in (weights.syn0, weights.syn1neg if model.negative else weights.syn0,
+                                               weights.syn1 if model.hs else weights.syn0)]
+        kept = reference(cfg, expected, tables, chunk.ids, chunk.bounds, 0.05, 0.01, seed=12345)
+        runner = fused.TokenSteps(fused.tokens_template(cfg, weights, tables, 8), threads=1)
+        try:
+            loss, kept_c = runner.run(chunk.ids, chunk.bounds, 0.05, 0.01, seed=12345)
+        finally:
+            runner.close()
+        assert kept_c == kept
+        assert (kept < len(chunk.ids)) == (variant == "downsampled")
+        np.testing.assert_allclose(weights.syn0.numpy(), expected[0], rtol=1e-4, atol=1e-6)
+        if model.negative:
+            np.testing.assert_allclose(weights.syn1neg.numpy(), expected[1], rtol=1e-4, atol=1e-6)
+        if model.hs:
+            np.testing.assert_allclose(weights.syn1.numpy(), expected[2], rtol=1e-4, atol=1e-6)
+        assert np.abs(weights.syn0.numpy() - before).max() > 1e-3  # it trained
+
+
+def test_the_draws_do_not_depend_on_the_thread_split():
+    """The kept count (the downsampling draws) is the same on 1, 2 and 3 threads for the same seed."""
+    model = _model(sg=1, negative=3, sample=0.005, window=3)
+    chunk = _chunk(model)
+    counts = []
+    for threads in (1, 2, 3):
+        with ModelWeights(model, torch.device("cpu")) as weights:
+            cfg = types.SimpleNamespace(window=3, negative=3, hs=0, sg=1, cbow_mean=1, compute_loss=True,
+                                        shrink_windows=True)
+            runner = fused.TokenSteps(fused.tokens_template(cfg, weights, weights.tables(), 8), threads)
+            try:
+                assert len(runner.shares(chunk.bounds)) == min(threads, 3)
+                loss, kept = runner.run(chunk.ids, chunk.bounds, 0.025, 0.025, seed=99)
+            finally:
+                runner.close()
+        assert loss > 0
+        counts.append(kept)
+    assert counts[0] == counts[1] == counts[2] and 0 < counts[0] < len(chunk.ids)
+
+
+def test_shares_are_whole_sentences_about_equal_in_tokens():
+    runner = fused.TokenSteps.__new__(fused.TokenSteps)
+    runner.threads = 2
+    bounds = np.array([0, 10, 20, 30, 40, 100], dtype=np.int64)
+    assert runner.shares(bounds) == [(0, 4), (4, 5)]
+    runner.threads = 4
+    assert runner.shares(np.array([0, 5], dtype=np.int64)) == [(0, 1)]       # one sentence: one thread
+    assert runner.shares(np.array([0, 25, 50, 75, 100], dtype=np.int64)) == [(0, 1), (1, 2), (2, 3), (3, 4)]
+
+
+def test_bad_chunks_are_refused_naming_the_value():
+    model = _model(sg=1, negative=3, window=3)
+    with ModelWeights(model, torch.device("cpu")) as weights:
+        cfg = types.SimpleNamespace(window=3, negative=3, hs=0, sg=1, cbow_mean=1, compute_loss=False,
+                                    shrink_windows=True)
+        runner = fused.TokenSteps(fused.tokens_template(cfg, weights, weights.tables(), 8), 1)
+        with pytest.raises(TypeError, match="int32"):
+            runner.run(np.zeros(4, dtype=np.int64), np.array([0, 4]), 0.1, 0.1, 1)
+        with pytest.raises(ValueError, match="from 0 to len"):
+            runner.run(np.zeros(4, dtype=np.int32), np.array([0, 3], dtype=np.int64), 0.1, 0.1, 1)
+
+
+def test_auto_trains_tokens_unless_a_batch_size_is_given(monkeypatch):
+    """pipeline='auto' gives the fused step the token pipeline, or host batches when batch_size is set; the
+    engine hands it whole chunks with alpha at both ends."""
+    from torch_w2v.training.steps.fused import FusedStep
+    calls = []
+    original = FusedStep.__call__
+
+    def spy(self, batch, lr):
+        calls.append((self.pipeline, type(batch).__name__, lr))
+        return original(self, batch, lr)
+    monkeypatch.setattr(FusedStep, "__call__", spy)
+    Word2Vec(SENTENCES * 20, min_count=1, vector_size=8, workers=1, epochs=2, engine="fused")
+    assert {c[:2] for c in calls} == {("tokens", "TokenBatch")}
+    assert [len(c[2]) for c in calls] == [2, 2] and calls[0][2][0] > calls[0][2][1] >= calls[1][2][0]
+    calls.clear()
+    Word2Vec(SENTENCES * 20, min_count=1, vector_size=8, workers=1, epochs=1, engine="fused", batch_size=16)
+    assert {c[:2] for c in calls} == {("host", "Batch")}
+    with pytest.raises(ValueError, match="pipeline='tokens' cannot feed the torch step"):
+        Word2Vec(SENTENCES, min_count=1, vector_size=8, engine="torch", pipeline="tokens")
