@@ -338,8 +338,8 @@ def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_
     Each count above 1 in ``processes`` adds, per engine and device, a default-batch run under torchrun with
     that many ranks, the ``workers`` threads split between them.
 
-    With ``seeds`` > 1 the sequence repeats with ``seed=2, 3, ...`` (gensim's runs take the next seed too, so
-    gensim runs ``seeds + 1`` times); a row of the table is the mean over its seeds.
+    With ``seeds`` > 1 the torch_w2v runs repeat with ``seed=2, 3, ...``; gensim's runs take seeds 1, 2, 3, ...
+    in order. A row of the table is the mean over its runs.
 
     With ``gensim_iterable``, each mode ends with a gensim run on the same corpus given as an iterable
     (``LineSentence``): gensim's ``corpus_file`` workers each decay the learning rate by their own share
@@ -375,11 +375,13 @@ def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_
         # default-batch rows first, then the step-size rows, engines alternating
         ours.sort(key=lambda s: (s.batch_size is not None, s.batch_size or 0, s.processes))
         gensim = Spec("gensim", mode, **common)
+        n = 0  # gensim's runs take seeds 1, 2, 3, ... in order
         for seed in range(1, seeds + 1):
             for i in range(0, len(ours), gensim_every):
-                runs += [dataclasses.replace(gensim, seed=seed + (i > 0)),
+                n += 1
+                runs += [dataclasses.replace(gensim, seed=n),
                          *(dataclasses.replace(o, seed=seed) for o in ours[i:i + gensim_every])]
-        runs.append(dataclasses.replace(gensim, seed=seeds + 1))
+        runs.append(dataclasses.replace(gensim, seed=n + 1))
         if gensim_iterable:
             runs += [Spec("gensim-iterable", mode, **common), gensim]
     return runs, notes

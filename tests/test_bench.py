@@ -121,8 +121,9 @@ def test_plan_skips_fused_on_cuda_with_a_note():
 
 
 def _row(impl, seconds, analogy=0.5, **extra):
-    row = dict(impl=impl, mode="sg", seconds=seconds, cpu_seconds=2 * seconds, words_per_s=1e6 / seconds,
-               peak_rss_mb=100.0, peak_above_import_mb=10.0, baseline_rss_mb=90.0, analogy=analogy, ws353=0.5,
+    row = dict(impl=impl, mode="sg", corpus="c.txt", seconds=seconds, cpu_seconds=2 * seconds,
+               words_per_s=1e6 / seconds, peak_rss_mb=100.0, peak_above_import_mb=10.0, baseline_rss_mb=90.0,
+               analogy=analogy, ws353=0.5,
                simlex=0.25, version="x", analogy_evaluated=10, analogy_total=20, vocab=50, corpus_words=10**6)
     if impl == "torch_w2v":
         row.update(engine="fused", device="cpu", batch_size=None, batch_effective=2048)
@@ -132,7 +133,8 @@ def _row(impl, seconds, analogy=0.5, **extra):
 
 def test_speed_ratio_uses_the_neighbouring_gensim_runs():
     results = [_row("gensim", 10.0), _row("torch_w2v", 5.0, analogy=0.6), _row("gensim", 30.0),
-               _row("torch_w2v", 40.0), dict(_row("torch_w2v", 1.0), error="boom"), _row("gensim", 50.0)]
+               _row("torch_w2v", 40.0, batch_size=256), dict(_row("torch_w2v", 1.0), error="boom"),
+               _row("gensim", 50.0)]
     rows = bench.summarize(results)
     assert [r["impl"] for r in rows] == ["gensim", "torch_w2v", "torch_w2v"]  # the failed run is left out
     assert rows[0]["seconds"] == pytest.approx(30.0) and rows[0]["runs"] == 3
@@ -141,8 +143,31 @@ def test_speed_ratio_uses_the_neighbouring_gensim_runs():
     assert rows[2]["speed_ratio"] == pytest.approx(40.0 / 40.0)   # gensim before (30) and after (50)
     assert rows[1]["delta_analogy"] == pytest.approx(0.1)
     table = bench.markdown(rows)
-    assert table.splitlines()[2].startswith("| sg | gensim x (3 runs, mean) |")
+    assert table.splitlines()[2].startswith("| c (1M) | sg | gensim x (mean) | — | 3 |")
     assert "| 4.00× |" in table and "| +10.0 |" in table
+
+
+def test_rows_average_their_seeds_per_corpus():
+    """Runs that differ only in their seed are one row (means, run count, analogy range); corpora apart."""
+    results = [_row("gensim", 10.0, seed=1), _row("torch_w2v", 5.0, analogy=0.6, seed=1), _row("gensim", 10.0, seed=2),
+               _row("torch_w2v", 2.5, analogy=0.4, seed=2), _row("gensim", 10.0, seed=3),
+               _row("gensim", 20.0, corpus="d.txt"), _row("torch_w2v", 10.0, corpus="d.txt"),
+               _row("gensim", 20.0, corpus="d.txt")]
+    rows = bench.summarize(results)
+    assert [(r["corpus"], r["impl"], r["runs"]) for r in rows] == [
+        ("c.txt", "gensim", 3), ("c.txt", "torch_w2v", 2), ("d.txt", "gensim", 2), ("d.txt", "torch_w2v", 1)]
+    assert rows[1]["speed_ratio"] == pytest.approx((2.0 + 4.0) / 2)
+    assert rows[1]["analogy"] == pytest.approx(0.5) and rows[1]["delta_analogy"] == pytest.approx(0.0)
+    assert (rows[1]["analogy_min"], rows[1]["analogy_max"]) == (0.4, 0.6)
+    assert rows[3]["speed_ratio"] == pytest.approx(2.0)
+    assert "2 seeds, 2.5–5 s, analogies 40.0–60.0%" in bench.markdown(rows)
+
+
+def test_plan_repeats_torch_w2v_runs_per_seed_between_gensim_runs():
+    runs, _ = _plan(modes=["cbow"], batch_sizes=[], gensim_iterable=False, seeds=3)
+    assert [(s.impl, s.seed) for s in runs] == [
+        ("gensim", 1), ("torch_w2v", 1), ("gensim", 2), ("torch_w2v", 2), ("gensim", 3), ("torch_w2v", 3),
+        ("gensim", 4)]
 
 
 # ---------------------------------------------------------------------------------------- end to end
@@ -188,16 +213,18 @@ def test_bench_cli_on_a_tiny_corpus(tmp_path):
         assert r["corpus_words"] == 6000 and r["analogy_evaluated"] > 0
         assert (r["code"] is None) == (r["impl"] == "gensim")  # torch_w2v rows name the source they ran
         assert r["peak_rss_mb"] >= r["baseline_rss_mb"] > 0
-    assert 64 <= runs[1]["batch_effective"] <= 2048 and runs[3]["batch_effective"] == 64
+    # the fused step's default is its token pipeline (no batches); torch's default batch, the given 64
+    assert runs[1]["batch_effective"] is None and 64 <= runs[2]["batch_effective"] <= 2048
+    assert runs[3]["batch_effective"] == 64
     table = result["table"]
     assert [r["impl"] for r in table] == ["gensim"] + ["torch_w2v"] * 4
     for r in table[1:]:
         assert r["speed_ratio"] > 0 and r["cpu_ratio"] > 0
         assert all(math.isfinite(r[f"delta_{k}"]) for k in ("analogy", "ws353", "simlex"))
     for text in (proc.stdout, result["markdown"]):
-        assert ("| mode | implementation | step (batch) | seconds | words/s | speed vs gensim | CPU s "
-                "| CPU time vs gensim |") in text
-        assert text.count("| sg | torch_w2v ") == 4
+        assert ("| corpus | mode | implementation | step (batch) | runs | seconds | words/s | speed vs gensim "
+                "| CPU s | CPU time vs gensim |") in text
+        assert text.count("| sg | torch_w2v ") == 4 and "| — (tokens) |" in text
     assert proc.stdout.startswith("machine: ") and "torch_w2v commit" in proc.stdout
 
 
@@ -243,7 +270,7 @@ def test_two_process_run_under_torchrun(tmp_path):
     for key in REQUIRED:
         assert math.isfinite(row[key]), key
     assert row["baseline_rss_mb"] > 2 * 100  # summed over the two ranks, each of which imported torch
-    rows = bench.summarize([_row("gensim", 1.0), row, _row("gensim", 1.0)])
+    rows = bench.summarize([_row("gensim", 1.0, corpus=row["corpus"]), row, _row("gensim", 1.0, corpus=row["corpus"])])
     assert "2 processes (gloo)" in bench.markdown(rows)
 
 

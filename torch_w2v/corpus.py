@@ -396,40 +396,50 @@ class Span:
 
 
 class _GrowingArray:
-    """Append-only 1-D array that moves to a memory-mapped temporary file once it holds ``spill`` items."""
+    """Append-only 1-D array that moves to a memory-mapped temporary file once it holds ``spill`` items.
 
-    def __init__(self, dtype, spill: int):
+    In memory it is one buffer, ``capacity`` items to start with (the expected size, when known) and
+    doubled when full, so the ids are never held twice as a list of blocks and their concatenation."""
+
+    def __init__(self, dtype, spill: int, capacity: int = 1 << 16):
         self.dtype, self.spill = np.dtype(dtype), spill
-        self.parts, self.n, self.file = [], 0, None
+        self.buffer = np.empty(max(1, min(int(capacity), spill)), self.dtype)
+        self.n, self.file = 0, None
 
     def extend(self, values) -> None:
         block = np.asarray(values, dtype=self.dtype)
-        self.n += len(block)
-        if self.file is None and self.n >= self.spill:
+        if self.file is None and self.n + len(block) >= self.spill:
             self.file = tempfile.TemporaryFile(prefix="torch_w2v_corpus_")
-            for part in self.parts:
-                self.file.write(part.tobytes())
-            self.parts = []
+            self.file.write(self.buffer[:self.n].tobytes())
+            self.buffer = None
         if self.file is not None:
             self.file.write(block.tobytes())
         else:
-            self.parts.append(block)
+            if self.n + len(block) > len(self.buffer):
+                grown = np.empty(max(2 * len(self.buffer), self.n + len(block)), self.dtype)
+                grown[:self.n] = self.buffer[:self.n]
+                self.buffer = grown
+            self.buffer[self.n:self.n + len(block)] = block
+        self.n += len(block)
 
     def finish(self) -> np.ndarray:
-        if self.file is None or self.n == 0:
-            return np.concatenate(self.parts) if self.parts else np.zeros(0, self.dtype)
+        if self.file is None:
+            return self.buffer[:self.n]
         self.file.flush()
         return np.memmap(self.file, dtype=self.dtype, mode="r", shape=(self.n,))
 
 
-def encode(sentences, key_to_index: dict, spill_words: int = 1 << 26) -> EncodedCorpus:
+def encode(sentences, key_to_index: dict, spill_words: int = 1 << 26, expected_words: int | None = None,
+           expected_sentences: int | None = None) -> EncodedCorpus:
     """Map an iterable of token lists to an :class:`EncodedCorpus`; out-of-vocabulary tokens are dropped.
 
     Past ``spill_words`` ids (default 64M, 256 MB) the ids go to a memory-mapped temporary file, so
-    memory stays bounded by the chunk size, not by the corpus size.
+    memory stays bounded by the chunk size, not by the corpus size. ``expected_words`` and
+    ``expected_sentences`` (the vocabulary scan's counts) size the buffers at once.
     """
-    ids, lengths, raw = (_GrowingArray(np.int32, spill_words), _GrowingArray(np.int64, spill_words),
-                         _GrowingArray(np.int64, spill_words))
+    words, sentences_hint = int(expected_words or 1 << 16), int(expected_sentences or 1 << 12)
+    ids, lengths, raw = (_GrowingArray(np.int32, spill_words, words), _GrowingArray(np.int64, spill_words,
+                         sentences_hint), _GrowingArray(np.int64, spill_words, sentences_hint))
     get = key_to_index.get
     buf, buf_len, buf_raw = [], [], []
     continuing = False  # the previous item was a Partial: this one extends the same sentence

@@ -26,6 +26,7 @@ from . import vocab as vocab_mod
 from .config import DEFAULTS as D
 from .config import TrainConfig
 from .export import to_gensim
+from .memory import release_freed_memory
 from .model import SkipGramNeg
 from .training import trainer
 from .training.engine import resolve_device, torch_threads
@@ -203,6 +204,7 @@ class Word2Vec:
                                         **kwargs)
             report["memory"] = self.estimate_memory(vocab_size=report["num_retained_words"])
             self.prepare_weights(update=update)
+            release_freed_memory()  # the scan's dict of every distinct word is gone: give its pages back
         if distributed.is_active():
             distributed.broadcast_vocab(self, update=update)
         self.add_lifecycle_event("build_vocab", update=update, trim_rule=str(trim_rule))

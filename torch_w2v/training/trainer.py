@@ -21,6 +21,7 @@ import torch
 from .. import checkpoint as checkpoint_mod
 from .. import corpus as corpus_mod
 from .. import distributed
+from ..memory import release_freed_memory
 from ..progress import Progress
 from . import steps
 from .engine import (
@@ -75,7 +76,10 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
                                   "train without it, or in a single process.")
     source = (distributed.shard(request.corpus_iterable, request.corpus_file, model.corpus_count) if parallel
               else corpus_mod.sentences_of(request.corpus_iterable, request.corpus_file))
-    encoded = corpus_mod.encode(source, model.wv.key_to_index, spill_words=cfg.spill_words)
+    # the scan's counts size the encoded arrays (a shard of torchrun holds a part: no hint)
+    hint = {} if parallel else dict(expected_words=model.corpus_total_words, expected_sentences=model.corpus_count)
+    encoded = corpus_mod.encode(source, model.wv.key_to_index, spill_words=cfg.spill_words, **hint)
+    release_freed_memory()  # the encoder's token lists
     corpus_mod.check_not_exhausted(encoded, request.total_examples or request.total_words, parallel)
     if resume is not None:
         resume.check_corpus(encoded, request.checkpoint)
@@ -208,7 +212,8 @@ def _checkpointer(model, request, encoded):
 def check_diverged(tensors: dict, alpha, epoch):
     """Raise FloatingPointError naming the matrix if a weight is NaN, inf or larger than DIVERGED."""
     for name, t in tensors.items():
-        worst = float(t.abs().max()) if t.numel() else 0.0  # NaN propagates through max
+        # max and -min rather than abs().max(): no (V, D) temporary; NaN propagates through both
+        worst = max(float(t.max()), -float(t.min())) if t.numel() else 0.0
         if not worst <= DIVERGED:
             what = "NaN or inf" if not np.isfinite(worst) else f"values up to {worst:.3g}"
             raise FloatingPointError(
