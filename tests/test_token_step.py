@@ -1,6 +1,7 @@
 """The fused step's token pipeline (``w2v_train_tokens``): sentences in, every draw made in C.
 
 A pure-Python reference of the documented algorithm (per sentence: splitmix64 keyed by (seed, sentence),
+integers below n as ``(32 random bits * n) >> 32``,
 downsampling, reduced windows, shared noise words, the Huffman path, text order, alpha falling across the
 chunk) must give the same weights as the C step, in every mode; the draws must not depend on how the
 sentences are split between threads; the engine must hand the step whole chunks and the learning rates at
@@ -70,7 +71,7 @@ def reference(cfg, w, t, ids, bounds, lr_start, lr_end, seed):
             w_i = cfg.window
             if cfg.shrink_windows:
                 state, z = splitmix64(state)
-                w_i = cfg.window - z % cfg.window
+                w_i = cfg.window - (((z >> 32) * cfg.window) >> 32)
             contexts = kept[max(0, i - w_i):i] + kept[i + 1:i + w_i + 1]
             heads = []
             if cfg.negative:
@@ -78,7 +79,7 @@ def reference(cfg, w, t, ids, bounds, lr_start, lr_end, seed):
                 rows, labels = [centre], [1.0]
                 for _ in range(cfg.negative):
                     state, z = splitmix64(state)
-                    j, u = z % len(threshold), (z // len(threshold)) % T
+                    j, u = ((z >> 32) * len(threshold)) >> 32, ((z & 0xFFFFFFFF) * T) >> 32
                     word = j if u < threshold[j] else int(alias[j])
                     if word != centre:
                         rows.append(word)

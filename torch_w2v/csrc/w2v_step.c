@@ -11,7 +11,7 @@
  *   CBOW, per centre b:  h = sum (or mean) of v_c;  for each head row p: same with h for v_c,
  *     then work /= count when summing (cbow_mean=0), and v_c += lockf[c] * work for every context c.
  *
- * Noise words: when an alias table is given (noise_threshold != NULL), the noise columns 1..P-1 of head 0
+ * Noise words: when an alias table is given (noise_table != NULL), the noise columns 1..P-1 of head 0
  * (rows and validity) are drawn here, per centre, from a counter-based generator keyed by (noise_seed,
  * centre index): the draws do not depend on how the batch is split between threads, and cost ~50 ns a
  * centre instead of a dozen torch ops per batch. The distribution is the alias table's (vocab.py).
@@ -55,8 +55,8 @@ typedef struct {
     const int64_t *contexts;         /* (B, C) rows of syn0 */
     const float *mask;               /* (B, C) 1 for a real context slot, 0 for padding */
     const float *lockf;              /* (V,) input-update scale, or NULL for all ones */
-    const int64_t *noise_threshold;  /* (noise_V,) alias table; NULL: head 0's noise columns are given */
-    const int64_t *noise_alias;      /* (noise_V,) */
+    const uint64_t *noise_table;     /* (noise_V,) alias table, threshold << 32 | alias; NULL: head 0's noise
+                                      * columns are given */
     w2v_head_t heads[2];             /* heads[1].table == NULL when there is one head */
     int64_t B, C, D;
     int64_t noise_V, noise_T;        /* alias-table size and its integer total */
@@ -96,15 +96,20 @@ static inline uint64_t splitmix64(uint64_t *state) {
     return z ^ (z >> 31);
 }
 
+/* A uniform integer in [0, n) from 32 random bits r (n < 2**32): multiply and shift, no division; its
+ * bias is below n / 2**32. */
+static inline uint64_t below(uint64_t r, uint64_t n) { return (r * n) >> 32; }
+
 /* K alias-table draws into rows[0..K-1] from *state, valid[k] = (draw != centre): gensim skips a draw
- * equal to the centre. */
-static void noise_draws(const int64_t *threshold, const int64_t *alias, uint64_t V, uint64_t T, uint64_t *state,
-                        int64_t centre, int64_t *rows, float *valid, int K) {
+ * equal to the centre. One 64-bit draw per word: its high half picks the table entry i, its low half u the
+ * side (i when u < threshold[i], else alias[i]); `table` packs both in one word, one cache line a draw. */
+static void noise_draws(const uint64_t *table, uint64_t V, uint64_t T, uint64_t *state, int64_t centre,
+                        int64_t *rows, float *valid, int K) {
     for (int k = 0; k < K; k++) {
         uint64_t z = splitmix64(state);
-        int64_t i = (int64_t)(z % V);
-        int64_t u = (int64_t)((z / V) % T);
-        int64_t word = u < threshold[i] ? i : alias[i];
+        uint64_t entry = table[below(z >> 32, V)];
+        uint64_t u = below(z & 0xFFFFFFFFULL, T);
+        int64_t word = (int64_t)(u < (entry >> 32) ? below(z >> 32, V) : (entry & 0xFFFFFFFFULL));
         rows[k] = word;
         valid[k] = word != centre ? 1.0f : 0.0f;
     }
@@ -115,7 +120,7 @@ static void draw_noise(const w2v_batch_t *s, int64_t b) {
     const w2v_head_t *h = &s->heads[0];
     int64_t *rows = h->rows + b * h->P;
     uint64_t state = s->noise_seed ^ ((uint64_t)b * 0xD1B54A32D192ED03ULL);
-    noise_draws(s->noise_threshold, s->noise_alias, (uint64_t)s->noise_V, (uint64_t)s->noise_T, &state, rows[0],
+    noise_draws(s->noise_table, (uint64_t)s->noise_V, (uint64_t)s->noise_T, &state, rows[0],
                 rows + 1, h->valid + b * h->P + 1, (int)h->P - 1);
 }
 
@@ -213,7 +218,7 @@ W2V_EXPORT double w2v_train(const w2v_batch_t *batch, int64_t begin, int64_t end
                   batch->compute_loss, batch->lr, batch->max_exp};
     double loss = 0.0;
     for (int64_t b = begin; b < end; b++) {
-        if (batch->noise_threshold) draw_noise(batch, b);
+        if (batch->noise_table) draw_noise(batch, b);
         for (int k = 0; k < c.n_heads; k++) c.heads[k] = batch_rows(&batch->heads[k], b);
         const int64_t *ctx = batch->contexts + b * C;
         const float *mask = batch->mask + b * C;
@@ -242,8 +247,7 @@ typedef struct {
     const int32_t *ids;              /* (N,) the chunk's tokens */
     const int64_t *bounds;           /* (S + 1,) sentence s is ids[bounds[s]:bounds[s + 1]]; bounds[0] == 0 */
     const int64_t *sample_int;       /* (V,) downsampling keep thresholds; NULL: every token kept */
-    const int64_t *noise_threshold;  /* (noise_V,) alias table of the noise distribution */
-    const int64_t *noise_alias;      /* (noise_V,) */
+    const uint64_t *noise_table;     /* (noise_V,) alias table of the noise distribution, threshold << 32 | alias */
     const int64_t *points;           /* (V, L) Huffman inner nodes per word (rows of syn1) */
     const float *codes;              /* (V, L) hs labels, 1 - code */
     const float *code_valid;         /* (V, L) 1 where the path has a node (a prefix of the row) */
@@ -261,35 +265,77 @@ typedef struct {
 /* sizeof the token step's struct, compared with ctypes.sizeof(W2VTokens) at load */
 W2V_EXPORT size_t w2v_tokens_abi_size(void) { return sizeof(w2v_tokens_t); }
 
+/* Bring the D floats at `row` towards the cache (a hint: no effect on results). */
+static inline void prefetch_row(const float *row, int D) {
+#if defined(__GNUC__) || defined(__clang__)
+    for (int i = 0; i < D; i += 16) __builtin_prefetch(row + i, 1, 3);
+#else
+    (void)row, (void)D;
+#endif
+}
+
+/* The draws of one centre, made one centre ahead so that its rows can be prefetched while the previous
+ * centre trains: its reduced window and its noise words (rows[1..K], valid[1..K]; rows[0] the centre). */
+typedef struct {
+    int w;
+    int64_t *rows;
+    float *valid;
+} ahead_t;
+
+static void draw_centre(const w2v_tokens_t *t, uint64_t *state, int64_t centre, ahead_t *a) {
+    const int window = (int)t->window;
+    a->w = t->shrink_windows ? window - (int)below(splitmix64(state) >> 32, (uint64_t)window) : window;
+    if (t->syn1neg) {
+        a->rows[0] = centre;
+        noise_draws(t->noise_table, (uint64_t)t->noise_V, (uint64_t)t->noise_T, state, centre,
+                    a->rows + 1, a->valid + 1, (int)t->K);
+    }
+}
+
+/* Prefetch the rows centre `i` of `kept` (n tokens) will touch first: its output rows and its rightmost
+ * context (the one token of its window the previous centre's window did not hold). */
+static void prefetch_centre(const w2v_tokens_t *t, const int64_t *kept, int64_t i, int64_t n, const ahead_t *a) {
+    const int D = (int)t->D;
+    if (t->syn1neg)
+        for (int k = 0; k <= t->K; k++) prefetch_row(t->syn1neg + a->rows[k] * (int64_t)D, D);
+    if (t->syn1) {
+        const int64_t *points = t->points + kept[i] * t->L;
+        const float *valid = t->code_valid + kept[i] * t->L;
+        for (int p = 0; p < t->L && valid[p] != 0.0f; p++) prefetch_row(t->syn1 + points[p] * (int64_t)D, D);
+    }
+    int64_t right = i + a->w < n ? i + a->w : n - 1;
+    prefetch_row(t->syn0 + kept[right] * (int64_t)D, D);
+}
+
 /* Train sentences [s_begin, s_end) of `t`; out[0] += the loss, out[1] += the kept tokens.
  * Returns 0, or -1 when its buffers cannot be allocated (nothing trained then). */
 W2V_EXPORT int w2v_train_tokens(const w2v_tokens_t *t, int64_t s_begin, int64_t s_end, double *out) {
-    const int D = (int)t->D, K = (int)t->K, L = (int)t->L, window = (int)t->window;
+    const int D = (int)t->D, K = (int)t->K, L = (int)t->L;
     int64_t longest = 0;
     for (int64_t s = s_begin; s < s_end; s++)
         if (t->bounds[s + 1] - t->bounds[s] > longest) longest = t->bounds[s + 1] - t->bounds[s];
-    /* kept (longest,) int64 | ns rows (K + 1,) int64 | ns labels, valid (K + 1,) each | work, hidden (D,) */
-    size_t bytes = sizeof(int64_t) * (size_t)(longest + K + 1) + sizeof(float) * (size_t)(2 * (K + 1) + 2 * D);
+    /* kept (longest,) int64 | ns rows (2, K + 1) int64 | ns labels (K + 1,), valid (2, K + 1) | work, hidden (D,) */
+    size_t bytes = sizeof(int64_t) * (size_t)(longest + 2 * (K + 1)) + sizeof(float) * (size_t)(3 * (K + 1) + 2 * D);
     void *buffer = malloc(bytes > 0 ? bytes : 1);
     if (!buffer) return -1;
-    int64_t *kept = buffer, *ns_rows = kept + longest;
-    float *ns_labels = (float *)(ns_rows + K + 1), *ns_valid = ns_labels + K + 1;
-    float *work = ns_valid + K + 1, *hidden = work + D;
+    int64_t *kept = buffer, *rows_buf = kept + longest;
+    float *ns_labels = (float *)(rows_buf + 2 * (K + 1)), *valid_buf = ns_labels + K + 1;
+    float *work = valid_buf + 2 * (K + 1), *hidden = work + D;
     ns_labels[0] = 1.0f;
-    ns_valid[0] = 1.0f;
     for (int k = 1; k <= K; k++) ns_labels[k] = 0.0f;
+    ahead_t draws[2] = {{0, rows_buf, valid_buf}, {0, rows_buf + K + 1, valid_buf + K + 1}};
+    draws[0].valid[0] = draws[1].valid[0] = 1.0f;
 
     centre_t c = {t->syn0, t->lockf, {{0}}, 0, D, t->cbow_mean, t->compute_loss, t->lr_start, t->max_exp};
     head_rows_t *ns = NULL, *hs = NULL;
     if (t->syn1neg) {
         ns = &c.heads[c.n_heads++];
-        ns->table = t->syn1neg, ns->rows = ns_rows, ns->labels = ns_labels, ns->valid = ns_valid, ns->P = K + 1;
+        ns->table = t->syn1neg, ns->labels = ns_labels, ns->P = K + 1;
     }
     if (t->syn1) {
         hs = &c.heads[c.n_heads++];
         hs->table = t->syn1;
     }
-    const uint64_t V = (uint64_t)t->noise_V, T = (uint64_t)t->noise_T;
     double loss = 0.0;
     int64_t n_kept = 0;
     for (int64_t s = s_begin; s < s_end; s++) {
@@ -303,14 +349,17 @@ W2V_EXPORT int w2v_train_tokens(const w2v_tokens_t *t, int64_t s_begin, int64_t 
         }
         n_kept += n;
         c.lr = t->lr_start + (t->lr_end - t->lr_start) * (float)((double)t->bounds[s] / (double)t->N);
+        if (n > 0) draw_centre(t, &state, kept[0], &draws[0]);
         for (int64_t i = 0; i < n; i++) {
-            int w = t->shrink_windows ? window - (int)(splitmix64(&state) % (uint64_t)window) : window;
+            ahead_t *a = &draws[i & 1];
+            if (i + 1 < n) {  /* the next centre's draws (the same sequence of draws, made earlier) */
+                draw_centre(t, &state, kept[i + 1], &draws[(i + 1) & 1]);
+                prefetch_centre(t, kept, i + 1, n, &draws[(i + 1) & 1]);
+            }
+            const int w = a->w;
             int64_t lo = i - w > 0 ? i - w : 0, hi = i + w + 1 < n ? i + w + 1 : n;
             const int64_t centre = kept[i];
-            if (ns) {
-                ns_rows[0] = centre;
-                noise_draws(t->noise_threshold, t->noise_alias, V, T, &state, centre, ns_rows + 1, ns_valid + 1, K);
-            }
+            if (ns) ns->rows = a->rows, ns->valid = a->valid;
             if (hs) {
                 hs->rows = t->points + centre * L, hs->labels = t->codes + centre * L;
                 hs->valid = t->code_valid + centre * L;

@@ -79,8 +79,8 @@ class W2VBatch(ctypes.Structure):
         ("contexts", ctypes.c_void_p),       # (B, C) int64
         ("mask", ctypes.c_void_p),           # (B, C) float32
         ("lockf", ctypes.c_void_p),          # (V,) float32, or NULL
-        ("noise_threshold", ctypes.c_void_p),  # (noise_V,) int64, or NULL: noise columns given
-        ("noise_alias", ctypes.c_void_p),    # (noise_V,) int64
+        ("noise_table", ctypes.c_void_p),    # (noise_V,) int64 threshold << 32 | alias (packed_alias), or
+        #                                      NULL: the noise columns are given
         ("heads", W2VHead * 2),
         ("B", ctypes.c_int64),
         ("C", ctypes.c_int64),
@@ -107,8 +107,7 @@ class W2VTokens(ctypes.Structure):
         ("ids", ctypes.c_void_p),              # (N,) int32
         ("bounds", ctypes.c_void_p),           # (S + 1,) int64
         ("sample_int", ctypes.c_void_p),       # (V,) int64, or NULL: every token kept
-        ("noise_threshold", ctypes.c_void_p),  # (noise_V,) int64
-        ("noise_alias", ctypes.c_void_p),      # (noise_V,) int64
+        ("noise_table", ctypes.c_void_p),      # (noise_V,) int64 threshold << 32 | alias (packed_alias)
         ("points", ctypes.c_void_p),           # (V, L) int64
         ("codes", ctypes.c_void_p),            # (V, L) float32
         ("code_valid", ctypes.c_void_p),       # (V, L) float32
@@ -129,6 +128,21 @@ class W2VTokens(ctypes.Structure):
         ("compute_loss", ctypes.c_int32),
         ("shrink_windows", ctypes.c_int32),
     ]
+
+
+def packed_alias(threshold: torch.Tensor, alias: torch.Tensor, T: int, rows: int) -> torch.Tensor:
+    """The alias table as C reads it: (V,) int64 ``threshold << 32 | alias``, one load a draw. ``T`` and
+    every entry must fit in 32 bits (gensim's ``cum_table`` totals 2**31 - 1); ``rows``: the output rows."""
+    n = threshold.shape[0] if isinstance(threshold, torch.Tensor) and threshold.dim() == 1 else None
+    if n is None or not 0 < n <= rows or not 0 < int(T) < 2**32:
+        raise ValueError(f"the noise alias table must have 1 to {rows} entries (the rows of the output table) and "
+                         f"a total 0 < T < 2**32, found {n} entries and T={T}.")
+    _pointer("noise threshold", threshold, torch.int64, (n,))
+    _pointer("noise alias", alias, torch.int64, (n,))
+    if int(threshold.min()) < 0 or int(threshold.max()) > int(T) or int(alias.min()) < 0 or int(alias.max()) >= rows:
+        raise ValueError(f"the noise alias table holds thresholds outside [0, T={T}] or aliases outside "
+                         f"[0, {rows}).")
+    return ((threshold << 32) | alias).contiguous()                                                     # (V,)
 
 
 def _open():
@@ -277,13 +291,9 @@ class FusedSteps:
             batch.heads[k] = _head(f"heads[{k}]", head, B, self.dim)
         if noise is not None:  # (threshold, alias, T, seed): draw head 0's noise columns in C
             threshold, alias, T, seed = noise
-            batch.noise_threshold = _pointer("noise threshold", threshold, torch.int64, (None,))
-            n = threshold.shape[0]
-            batch.noise_alias = _pointer("noise alias", alias, torch.int64, (n,))
-            if not 0 < n <= heads[0].table.shape[0] or int(T) <= 0:
-                raise ValueError(f"the noise alias table must have 1 to {heads[0].table.shape[0]} entries (the "
-                                 f"rows of heads[0].table) and a total T > 0, found {n} entries and T={T}.")
-            batch.noise_V, batch.noise_T, batch.noise_seed = n, int(T), int(seed) % 2**64
+            batch.keep = packed_alias(threshold, alias, T, heads[0].table.shape[0])  # alive as long as the struct
+            batch.noise_table = batch.keep.data_ptr()
+            batch.noise_V, batch.noise_T, batch.noise_seed = threshold.shape[0], int(T), int(seed) % 2**64
         return batch
 
     def step(self, sg: bool, syn0, contexts, mask, heads, lr, cbow_mean=True, lockf=None,
@@ -390,11 +400,8 @@ def tokens_template(cfg, weights, tables, dim: int) -> W2VTokens:
     if cfg.negative:
         threshold, alias, T = tables.noise
         t.syn1neg = _pointer("syn1neg", weights.syn1neg, torch.float32, (V, dim))
-        t.noise_threshold = _pointer("noise threshold", threshold, torch.int64, (None,))
-        t.noise_alias = _pointer("noise alias", alias, torch.int64, (threshold.shape[0],))
-        if not 0 < threshold.shape[0] <= V or int(T) <= 0:
-            raise ValueError(f"the noise alias table must have 1 to {V} entries and a total T > 0, found "
-                             f"{threshold.shape[0]} entries and T={T}.")
+        t.keep = packed_alias(threshold, alias, T, V)  # alive as long as the struct (and its copies' source)
+        t.noise_table = t.keep.data_ptr()
         t.K, t.noise_V, t.noise_T = int(cfg.negative), threshold.shape[0], int(T)
     if cfg.hs:
         L = tables.points.shape[1]
