@@ -161,3 +161,58 @@ def test_a_one_shot_iterator_is_refused_where_it_would_train_nothing(toy_sentenc
     np.testing.assert_array_equal(model.wv.vectors, before)
     model.train(make(toy_sentences), total_examples=model.corpus_count, epochs=1)  # a fresh one is fine
     assert not np.array_equal(model.wv.vectors, before)
+
+
+# ------------------------------------------------------------------ the scan's recorded corpus
+def _recorded_case(tmp_path):
+    path = tmp_path / "c.txt"
+    # an empty line, a line of one rare word, and one line long enough to be read in pieces
+    long_line = " ".join(f"w{i % 7}" for i in range(5000))
+    path.write_text("a b c a\n\nrare\n" + long_line + "\nb a x y\n")
+    return path
+
+
+def test_the_scan_records_the_corpus_that_encode_would_make(tmp_path, monkeypatch):
+    """Counting from recorded ids gives the same counts as counting words; encoding the record in place
+    gives what encode() gives reading the file again, long lines read in pieces included."""
+    from torch_w2v import vocab
+    monkeypatch.setattr(corpus_mod.LineSentence, "BLOCK", 64)  # the long line arrives as many pieces
+    path = _recorded_case(tmp_path)
+    plain = vocab.scan(corpus_mod.sentences_of(None, str(path)))
+    recorded = vocab.scan(corpus_mod.sentences_of(None, str(path)), record=10**6)
+    assert recorded.raw_vocab == plain.raw_vocab and list(recorded.raw_vocab) == list(plain.raw_vocab)
+    assert (recorded.total_words, recorded.corpus_count) == (plain.total_words, plain.corpus_count)
+    assert recorded.recorded.raw_lengths.tolist() == [4, 1, 5000, 4]
+    key_to_index = {w: i for i, w in enumerate(["a", "b", "w3", "w0", "x"])}  # "c", "rare", "y", ... unknown
+    expected = corpus_mod.encode(corpus_mod.sentences_of(None, str(path)), key_to_index)
+    got = corpus_mod.encode_recorded(recorded.recorded, key_to_index, block=100)  # several blocks
+    for name in ("ids", "bounds", "raw_words"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
+    assert recorded.recorded.keys == []  # the word list is dropped once used
+
+
+def test_a_corpus_larger_than_the_record_limit_is_counted_not_kept(tmp_path):
+    from torch_w2v import vocab
+    path = tmp_path / "c.txt"
+    path.write_text("".join(f"w{i % 13} w{i % 5} w{i}\n" for i in range(40000)))
+    plain = vocab.scan(corpus_mod.sentences_of(None, str(path)))
+    limited = vocab.scan(corpus_mod.sentences_of(None, str(path)), record=70000)  # 120,000 tokens
+    assert limited.recorded is None and limited.raw_vocab == plain.raw_vocab
+    assert limited.total_words == plain.total_words == 120000
+
+
+def test_train_uses_the_scanned_file_only_while_it_is_unchanged(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("a b c a b\nb c a d e\n" * 50)
+    model = Word2Vec(min_count=1, vector_size=8, epochs=1, workers=1)
+    model.build_vocab(corpus_file=str(path))
+    assert model.take_encoded(str(tmp_path / "other.txt")) is None      # another corpus: not this one
+    model.build_vocab(corpus_file=str(path))
+    encoded = model.take_encoded(str(path))
+    assert encoded is not None and len(encoded.ids) == 500
+    assert model.take_encoded(str(path)) is None                        # given once
+    model.build_vocab(corpus_file=str(path))
+    path.write_text("a b c a b\nb c a d e\n" * 51)                        # the file changed since the scan
+    assert model.take_encoded(str(path)) is None
+    model.build_vocab(corpus_iterable=[["a", "b"]] * 10)                   # an iterable is not recorded
+    assert model.take_encoded(None) is None

@@ -429,6 +429,55 @@ class _GrowingArray:
         return np.memmap(self.file, dtype=self.dtype, mode="r", shape=(self.n,))
 
 
+@dataclass
+class RecordedCorpus:
+    """A corpus kept by the vocabulary scan as raw ids: ``raw_ids`` (N,) int32 indexes ``keys`` (every
+    distinct word, in order of first appearance), sentence ``s`` holding ``raw_lengths[s]`` of them."""
+    raw_ids: np.ndarray
+    raw_lengths: np.ndarray
+    keys: list
+
+
+def encode_recorded(recorded: RecordedCorpus, key_to_index: dict, block: int = 1 << 18) -> EncodedCorpus:
+    """The :class:`EncodedCorpus` of a recorded corpus under the vocabulary ``key_to_index``, made in place
+    (``recorded.raw_ids`` becomes the encoded ids: no second copy of the corpus), about ``block`` tokens
+    at a time; what :func:`encode` gives for the same sentences."""
+    table = np.fromiter((key_to_index.get(w, -1) for w in recorded.keys), dtype=np.int32,
+                        count=len(recorded.keys))                                                  # (V_raw,)
+    recorded.keys = []
+    raw, raw_lengths = recorded.raw_ids, recorded.raw_lengths
+    raw_bounds = np.zeros(len(raw_lengths) + 1, dtype=np.int64)                                   # (S + 1,)
+    np.cumsum(raw_lengths, out=raw_bounds[1:])
+    lengths = np.zeros(len(raw_lengths), dtype=np.int64)                                          # (S,) kept
+    write, s, S = 0, 0, len(raw_lengths)
+    while s < S:  # sentences [s, e) of about `block` tokens (at least one sentence)
+        e = max(s + 1, int(np.searchsorted(raw_bounds, raw_bounds[s] + block, side="right")) - 1)
+        a, b = int(raw_bounds[s]), int(raw_bounds[e])
+        mapped = table[raw[a:b]]                                                                  # (b - a,)
+        valid = mapped >= 0
+        kept_before = np.zeros(b - a + 1, dtype=np.int64)
+        np.cumsum(valid, out=kept_before[1:])
+        lengths[s:e] = kept_before[raw_bounds[s + 1:e + 1] - a] - kept_before[raw_bounds[s:e] - a]
+        kept = mapped[valid]
+        raw[write:write + len(kept)] = kept  # write <= a: only tokens already read are overwritten
+        write += len(kept)
+        s = e
+    bounds = np.zeros(S + 1, dtype=np.int64)
+    np.cumsum(lengths, out=bounds[1:])
+    return EncodedCorpus(raw[:write], bounds, raw_lengths)
+
+
+def file_identity(path) -> tuple | None:
+    """``(real path, size, mtime_ns)`` of a local file, to tell whether it changed; None for a URL."""
+    if path is None or is_url(path):
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return os.path.realpath(path), st.st_size, st.st_mtime_ns
+
+
 def encode(sentences, key_to_index: dict, spill_words: int = 1 << 26, expected_words: int | None = None,
            expected_sentences: int | None = None) -> EncodedCorpus:
     """Map an iterable of token lists to an :class:`EncodedCorpus`; out-of-vocabulary tokens are dropped.

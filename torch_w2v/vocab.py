@@ -8,16 +8,18 @@ the same corpus and settings give the same ``index_to_key``, counts, ``sample_in
 """
 from __future__ import annotations
 
+import array
 import heapq
+import itertools
 import logging
 import os
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 from gensim import utils as gensim_utils
 
-from .corpus import is_partial, open_input
+from .corpus import RecordedCorpus, is_partial, open_input
 
 SENTENCE_END = "</s>"  # word2vec.c's end-of-sentence token: the first line of its vocabulary files
 
@@ -30,6 +32,7 @@ class ScanResult:
     total_words: int                # raw tokens seen, pruned words included
     corpus_count: int               # sentences seen
     min_reduce: int = 1             # the pruning threshold reached (1 = never pruned)
+    recorded: RecordedCorpus | None = None  # the corpus as raw ids (scan(record=...)), None if not kept
 
 
 @dataclass
@@ -47,13 +50,21 @@ class VocabReport:
                 "num_retained_words": self.num_retained_words}
 
 
-def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000) -> ScanResult:
+def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000, record: int = 0) -> ScanResult:
     """Count words of an iterable of token lists, pruning as gensim does when over ``max_vocab_size``.
 
     Pruning: whenever the raw vocabulary grows past ``max_vocab_size``, words with a count below
     ``min_reduce`` (subject to ``trim_rule``) are removed and ``min_reduce`` grows by one.
+
+    ``record`` > 0 (and no ``max_vocab_size``): also keep the corpus as raw ids (each word's index in order
+    of first appearance) while it holds at most ``record`` tokens, so that training can encode it without
+    reading it again (:func:`torch_w2v.corpus.encode_recorded`). The words are then counted from those ids.
     """
     vocab = Counter()
+    index = defaultdict(itertools.count().__next__) if record and not max_vocab_size else None
+    ids = array.array("i") if index is not None else None  # raw ids: 4 bytes a token, grown by realloc
+    lengths = array.array("q")                              # tokens per sentence
+    continuing = False
     total_words = 0
     min_reduce = 1
     sentence_no = -1
@@ -68,19 +79,48 @@ def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000) -> 
                 "First item here is instead plain %s.", type(sentence))
         if progress_per and sentence_no % progress_per == 0:
             logger.info("PROGRESS: at sentence #%i, processed %i words, keeping %i word types",
-                        sentence_no, total_words, len(vocab))
+                        sentence_no, total_words, len(vocab) if index is None else len(index))
         try:
-            vocab.update(sentence)
-            total_words += len(sentence)
+            if index is not None:
+                n = len(ids)
+                ids.extend(map(index.__getitem__, sentence))  # a new word gets the next id
+                n = len(ids) - n
+            else:
+                vocab.update(sentence)
+                n = len(sentence)
+            total_words += n
         except TypeError:
             raise TypeError(
                 f"sentence #{sentence_no} of the corpus is {sentence!r} (type {type(sentence).__name__}), "
                 f"not a list of string tokens. Pass an iterable of token lists, e.g. [['hello', 'world'], ...], "
                 f"or a LineSentence-format file as corpus_file=...") from None
+        if index is not None:
+            if continuing:
+                lengths[-1] += n
+            else:
+                lengths.append(n)
+            continuing = is_partial(sentence)
+            if len(ids) > record:  # too large to keep: count the ids so far, go on counting words
+                vocab = Counter(_counted(index, ids))
+                index = ids = None
         if max_vocab_size and len(vocab) > max_vocab_size:
             gensim_utils.prune_vocab(vocab, min_reduce, trim_rule=trim_rule)
             min_reduce += 1
-    return ScanResult(dict(vocab), total_words, sentence_no + 1, min_reduce)
+    if index is None:
+        return ScanResult(dict(vocab), total_words, sentence_no + 1, min_reduce)
+    keys = list(index)
+    recorded = RecordedCorpus(np.frombuffer(ids, dtype=np.int32), np.frombuffer(lengths, dtype=np.int64), keys)
+    return ScanResult(_counted(index, ids), total_words, sentence_no + 1, min_reduce, recorded)
+
+
+def _counted(index: defaultdict, ids: array.array) -> dict:
+    """``index`` (word -> raw id) turned in place into word -> count of the raw ids ``ids``, in its order
+    (no second dict of every distinct word)."""
+    counts = np.bincount(np.frombuffer(ids, dtype=np.int32), minlength=len(index)).tolist()
+    index.default_factory = None
+    for word, count in zip(list(index), counts):
+        index[word] = count
+    return index
 
 
 def effective_min_count(raw_vocab: dict, min_count: int, max_final_vocab: int | None) -> int:

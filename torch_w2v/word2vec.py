@@ -131,6 +131,7 @@ class Word2Vec:
         self.total_train_time = 0.0
         self.cum_table = None
         self.raw_vocab = None
+        self._recorded = self._encoded = None  # a scanned corpus_file as raw ids / encoded (see take_encoded)
         self.syn1neg = None
         self.syn1 = None
         self.lifecycle_events = []
@@ -204,6 +205,13 @@ class Word2Vec:
                                         **kwargs)
             report["memory"] = self.estimate_memory(vocab_size=report["num_retained_words"])
             self.prepare_weights(update=update)
+            self._encoded = None
+            if getattr(self, "_recorded", None) is not None:  # encode the scanned file once, now
+                identity, recorded = self._recorded
+                self._recorded = None
+                release_freed_memory()  # the scan's dicts are gone: their pages back before the encoding's
+                encoded = corpus_mod.encode_recorded(recorded, self.wv.key_to_index)
+                self._encoded = (identity, len(self.wv), encoded)
             release_freed_memory()  # the scan's dict of every distinct word is gone: give its pages back
         if distributed.is_active():
             distributed.broadcast_vocab(self, update=update)
@@ -213,12 +221,27 @@ class Word2Vec:
                            "times; lower min_count or pass a larger corpus.", self.corpus_total_words,
                            self.min_count)
 
+    def take_encoded(self, corpus_file):
+        """The corpus build_vocab encoded while scanning ``corpus_file``, once: None if it was another corpus,
+        the file changed since, or the vocabulary did (train() then encodes the corpus itself)."""
+        kept, self._encoded = getattr(self, "_encoded", None), None
+        if kept is None or corpus_file is None:
+            return None
+        identity, words, encoded = kept
+        if identity != corpus_mod.file_identity(corpus_file) or words != len(self.wv):
+            return None
+        return encoded
+
     def scan_vocab(self, corpus_iterable=None, corpus_file=None, progress_per=10000, workers=None,
                    trim_rule=None):
         logger.info("collecting all words and their counts")
         sentences = corpus_mod.sentences_of(corpus_iterable, corpus_file)
-        result = vocab_mod.scan(sentences, self.max_vocab_size, trim_rule, progress_per)
+        # a local corpus_file is kept as raw ids, so that train() on the same file need not read it again
+        identity = corpus_mod.file_identity(corpus_file) if not distributed.is_active() else None
+        result = vocab_mod.scan(sentences, self.max_vocab_size, trim_rule, progress_per,
+                                record=self.spill_words if identity is not None else 0)
         self.raw_vocab = result.raw_vocab
+        self._recorded = (identity, result.recorded) if result.recorded is not None else None
         logger.info("collected %i word types from a corpus of %i raw words and %i sentences",
                     len(self.raw_vocab), result.total_words, result.corpus_count)
         return result.total_words, result.corpus_count

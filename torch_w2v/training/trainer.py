@@ -78,7 +78,9 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
               else corpus_mod.sentences_of(request.corpus_iterable, request.corpus_file))
     # the scan's counts size the encoded arrays (a shard of torchrun holds a part: no hint)
     hint = {} if parallel else dict(expected_words=model.corpus_total_words, expected_sentences=model.corpus_count)
-    encoded = corpus_mod.encode(source, model.wv.key_to_index, spill_words=cfg.spill_words, **hint)
+    encoded = None if parallel else model.take_encoded(request.corpus_file)  # the scan's, when it is this file
+    if encoded is None:
+        encoded = corpus_mod.encode(source, model.wv.key_to_index, spill_words=cfg.spill_words, **hint)
     release_freed_memory()  # the encoder's token lists
     corpus_mod.check_not_exhausted(encoded, request.total_examples or request.total_words, parallel)
     if resume is not None:
