@@ -108,8 +108,8 @@ def reference(cfg, w, t, ids, bounds, lr_start, lr_end, seed):
     return kept_total
 
 
-def _model(**settings):
-    model = Word2Vec(min_count=1, vector_size=8, seed=3, workers=1, **settings)
+def _model(vector_size=8, **settings):
+    model = Word2Vec(min_count=1, vector_size=vector_size, seed=3, workers=1, **settings)
     model.build_vocab(SENTENCES)
     rng = np.random.default_rng(0)  # output weights start non-zero, so every path moves something
     for name in ("syn1neg", "syn1"):
@@ -135,12 +135,14 @@ MODES = {
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))
-@pytest.mark.parametrize("variant", ["plain", "downsampled", "full_windows", "locked"])
+@pytest.mark.parametrize("variant", ["plain", "downsampled", "full_windows", "locked", "size100"])
 def test_the_token_step_equals_the_reference(mode, variant):
+    """Every mode; size100: a vector size the C step compiles a specialised copy for (csrc: W2V_SIZES)."""
     settings = dict(MODES[mode], window=3, alpha=0.05, sample=0.005 if variant == "downsampled" else 0)
     if variant == "full_windows":
         settings["shrink_windows"] = False
-    model = _model(**settings)
+    size = 100 if variant == "size100" else 8
+    model = _model(vector_size=size, **settings)
     if variant == "locked":
         model.wv.vectors_lockf = np.linspace(0.0, 1.0, len(model.wv), dtype=np.float32)
     chunk = _chunk(model)
@@ -155,7 +157,7 @@ def test_the_token_step_equals_the_reference(mode, variant):
         expected = [w.numpy().copy() for w in (weights.syn0, weights.syn1neg if model.negative else weights.syn0,
                                                weights.syn1 if model.hs else weights.syn0)]
         kept = reference(cfg, expected, tables, chunk.ids, chunk.bounds, 0.05, 0.01, seed=12345)
-        runner = fused.TokenSteps(fused.tokens_template(cfg, weights, tables, 8), threads=1)
+        runner = fused.TokenSteps(fused.tokens_template(cfg, weights, tables, size), threads=1)
         try:
             loss, kept_c = runner.run(chunk.ids, chunk.bounds, 0.05, 0.01, seed=12345)
         finally:

@@ -137,9 +137,15 @@ typedef struct {
     int P;
 } head_rows_t;
 
+#if defined(__GNUC__) || defined(__clang__)
+#define W2V_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define W2V_ALWAYS_INLINE static inline
+#endif
+
 /* One head's rows against the input vector `in`: updates the head rows and accumulates into work. */
-static double train_rows(const head_rows_t *h, const float *in, float *work, int D, float lr, float max_exp,
-                         int compute_loss) {
+W2V_ALWAYS_INLINE double train_rows_d(const head_rows_t *h, const float *in, float *work, int D, float lr,
+                                      float max_exp, int compute_loss) {
     double loss = 0.0;
     for (int p = 0; p < h->P; p++) {
         if (h->valid[p] == 0.0f) continue;
@@ -165,24 +171,24 @@ typedef struct {
 
 /* Skip-gram for one centre: each of its n contexts (rows of syn0; those with mask 0 skipped, mask NULL:
  * all real) against the centre's head rows. */
-static double sg_centre(const centre_t *c, const int64_t *ctx, const float *mask, int n, float *work) {
+W2V_ALWAYS_INLINE double sg_centre_d(const centre_t *c, const int64_t *ctx, const float *mask, int n, float *work,
+                                     int D) {
     double loss = 0.0;
     for (int i = 0; i < n; i++) {
         if (mask && mask[i] == 0.0f) continue;
-        float *v = c->syn0 + ctx[i] * (int64_t)c->D;
-        memset(work, 0, sizeof(float) * c->D);
+        float *v = c->syn0 + ctx[i] * (int64_t)D;
+        memset(work, 0, sizeof(float) * D);
         for (int k = 0; k < c->n_heads; k++)
-            loss += train_rows(&c->heads[k], v, work, c->D, c->lr, c->max_exp, c->compute_loss);
-        axpy(c->lockf ? c->lockf[ctx[i]] : 1.0f, work, v, c->D);
+            loss += train_rows_d(&c->heads[k], v, work, D, c->lr, c->max_exp, c->compute_loss);
+        axpy(c->lockf ? c->lockf[ctx[i]] : 1.0f, work, v, D);
     }
     return loss;
 }
 
 /* CBOW for one centre: the sum (or mean) of its real contexts (as sg_centre) against the head rows, then
  * every context updated by the same work vector (divided by their count when summing, gensim's rule). */
-static double cbow_centre(const centre_t *c, const int64_t *ctx, const float *mask, int n, float *work,
-                          float *hidden) {
-    const int D = c->D;
+W2V_ALWAYS_INLINE double cbow_centre_d(const centre_t *c, const int64_t *ctx, const float *mask, int n,
+                                       float *work, float *hidden, int D) {
     double loss = 0.0;
     int count = 0;
     memset(hidden, 0, sizeof(float) * D);
@@ -196,11 +202,37 @@ static double cbow_centre(const centre_t *c, const int64_t *ctx, const float *ma
     if (c->cbow_mean) for (int i = 0; i < D; i++) hidden[i] *= inv;
     memset(work, 0, sizeof(float) * D);
     for (int k = 0; k < c->n_heads; k++)
-        loss += train_rows(&c->heads[k], hidden, work, D, c->lr, c->max_exp, c->compute_loss);
+        loss += train_rows_d(&c->heads[k], hidden, work, D, c->lr, c->max_exp, c->compute_loss);
     if (!c->cbow_mean) for (int i = 0; i < D; i++) work[i] *= inv;
     for (int i = 0; i < n; i++)
         if (!mask || mask[i] != 0.0f) axpy(c->lockf ? c->lockf[ctx[i]] : 1.0f, work, c->syn0 + ctx[i] * (int64_t)D, D);
     return loss;
+}
+
+/* sg_centre_d and cbow_centre_d compiled separately for the common vector sizes: with D a constant the
+ * compiler unrolls the row loops completely (no remainder loops, no trip-count checks; measured on the
+ * 2-core VM at D = 100: skip-gram 15% and CBOW 10% less training time). */
+#define W2V_SIZES(call) \
+    switch (c->D) { \
+    case 50: return call(50); \
+    case 100: return call(100); \
+    case 128: return call(128); \
+    case 200: return call(200); \
+    case 300: return call(300); \
+    default: return call(c->D); \
+    }
+
+static double sg_centre(const centre_t *c, const int64_t *ctx, const float *mask, int n, float *work) {
+#define W2V_SG(size) sg_centre_d(c, ctx, mask, n, work, size)
+    W2V_SIZES(W2V_SG)
+#undef W2V_SG
+}
+
+static double cbow_centre(const centre_t *c, const int64_t *ctx, const float *mask, int n, float *work,
+                          float *hidden) {
+#define W2V_CBOW(size) cbow_centre_d(c, ctx, mask, n, work, hidden, size)
+    W2V_SIZES(W2V_CBOW)
+#undef W2V_CBOW
 }
 
 /* The head rows of centre b of a batch. */

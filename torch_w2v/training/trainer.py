@@ -138,7 +138,9 @@ def _resolve(cfg, step_class, device, threads, encoded, wv, parallel=False):
         raise ValueError(f"pipeline={pipeline!r} cannot feed the {step_class.name} step, which takes {takes}; "
                          f"pass pipeline='auto' (engine='torch' takes 'host' and 'device').")
     large = step_class.name in ("fused", "triton")
-    batch_size = cfg.batch_size or default_batch_size(device, expected_words(encoded, wv), large)
+    batch_size = cfg.batch_size  # the token pipeline has no batches: no default to work out
+    if batch_size is None and pipeline != "tokens":
+        batch_size = default_batch_size(device, expected_words(encoded, wv), large)
     chunk_words = cfg.chunk_words or (min(CHUNK_WORDS[pipeline], int(cfg.sync_words)) if parallel
                                       else CHUNK_WORDS[pipeline])
     return dataclasses.replace(cfg, workers=threads, batch_size=batch_size, chunk_words=chunk_words,
