@@ -173,10 +173,12 @@ def lee_corpus(data_dir: Path = DATA_DIR) -> CorpusInfo:
 BUILDERS = {"gcide": build_gcide, "docs": build_docs, "lee": lee_corpus}
 
 
-def prefix(info: CorpusInfo, words: int, data_dir: Path = DATA_DIR) -> CorpusInfo:
-    """A file holding the first lines of ``info.path`` up to ``words`` tokens (whole lines), cached."""
+def prefix(info: CorpusInfo, words: int, data_dir: Path | None = None) -> CorpusInfo:
+    """A file holding the first lines of ``info.path`` up to ``words`` tokens (whole lines), cached under
+    ``data_dir`` (default :data:`DATA_DIR`)."""
     if words >= info.words:
         return info
+    data_dir = DATA_DIR if data_dir is None else data_dir
     src = Path(info.path)
     out = data_dir / f"{src.stem}-{info.sha256[:8]}-first{words}.txt"
     meta = out.with_suffix(".json")

@@ -60,6 +60,45 @@ def test_missing_gcide_names_the_package(tmp_path):
         corpus.build_gcide(tmp_path / "absent.dict.dz", data_dir=tmp_path)
 
 
+def _doc_tree(root):
+    """Two Sphinx _sources trees as Debian installs them: a kernel one and a Python one."""
+    kernel = root / "linux-doc-6.1" / "html" / "_sources" / "PCI"
+    python = root / "python3.11" / "html" / "_sources"
+    kernel.mkdir(parents=True)
+    python.mkdir(parents=True)
+    (kernel / "pci.rst.txt").write_text(".. SPDX-License-Identifier: GPL-2.0\n\nHow To Write PCI Drivers\n"
+                                        "========\n\nThe world of PCI is vast.\n    int code_block;\n"
+                                        "\tstruct tabbed;\nIt's 2 drivers-deep.\n")
+    (python / "intro.rst.txt").write_text("Python is a language.\n")
+    (python / "empty.rst.txt").write_text(".. only a comment\n")
+    return root
+
+
+def test_documents_follow_the_cleaning_rules(tmp_path):
+    root = _doc_tree(tmp_path / "doc")
+    out = list(corpus.documents(sorted(root.rglob("*.txt"))))
+    assert out == ["how to write pci drivers the world of pci is vast it s drivers deep".split(),
+                   "python is a language".split()]  # the directive, code lines and the one-token doc are gone
+
+
+def test_build_docs_writes_one_document_per_line_and_caches_it(tmp_path):
+    root = _doc_tree(tmp_path / "doc")
+    info = corpus.build_docs(root, data_dir=tmp_path / "data")
+    assert (info.words, info.sentences) == (19, 2) and "linux-doc-6.1" in info.source
+    assert corpus.build_docs(root, data_dir=tmp_path / "data") == info  # from the cache
+    with pytest.raises(FileNotFoundError, match="apt-get install linux-doc"):
+        corpus.build_docs(tmp_path / "nothing", data_dir=tmp_path / "data")
+
+
+def test_the_lee_corpus_is_gensims_and_sizes_cut_prefixes(tmp_path, monkeypatch):
+    lee = corpus.load("lee")
+    assert lee.path.endswith("lee_background.cor") and lee.words == 59890
+    monkeypatch.setattr(corpus, "DATA_DIR", tmp_path)
+    args = bench.parse_args(["--corpus", "lee", "--sizes", "10000,full,10000000"])
+    infos = bench._corpora(args)
+    assert [i.words <= 10000 for i in infos] == [True, False]  # 10M > Lee's size: the full corpus, once
+
+
 # ------------------------------------------------------------------------------------------ quality
 def test_batched_analogy_accuracy_equals_gensims(tmp_path):
     lines = Path(datapath("questions-words.txt")).read_text().splitlines()
