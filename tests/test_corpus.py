@@ -177,18 +177,20 @@ def test_the_scan_records_the_corpus_that_encode_would_make(tmp_path, monkeypatc
     gives what encode() gives reading the file again, long lines read in pieces included."""
     from torch_w2v import vocab
     monkeypatch.setattr(corpus_mod.LineSentence, "BLOCK", 64)  # the long line arrives as many pieces
+    monkeypatch.setattr(vocab, "RECORD_BLOCK", 3)                 # and the record holds several blocks
     path = _recorded_case(tmp_path)
     plain = vocab.scan(corpus_mod.sentences_of(None, str(path)))
     recorded = vocab.scan(corpus_mod.sentences_of(None, str(path)), record=10**6)
     assert recorded.raw_vocab == plain.raw_vocab and list(recorded.raw_vocab) == list(plain.raw_vocab)
     assert (recorded.total_words, recorded.corpus_count) == (plain.total_words, plain.corpus_count)
-    assert recorded.recorded.raw_lengths.tolist() == [4, 1, 5000, 4]
+    blocks = recorded.recorded.blocks
+    assert [lengths.tolist() for _, lengths in blocks] == [[4], [1, 5000], [4]]  # whole sentences a block
     key_to_index = {w: i for i, w in enumerate(["a", "b", "w3", "w0", "x"])}  # "c", "rare", "y", ... unknown
     expected = corpus_mod.encode(corpus_mod.sentences_of(None, str(path)), key_to_index)
-    got = corpus_mod.encode_recorded(recorded.recorded, key_to_index, block=100)  # several blocks
+    got = corpus_mod.encode_recorded(recorded.recorded, key_to_index)
     for name in ("ids", "bounds", "raw_words"):
         np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
-    assert recorded.recorded.keys == []  # the word list is dropped once used
+    assert recorded.recorded.keys == [] and recorded.recorded.blocks == []  # dropped once used
 
 
 def test_a_corpus_larger_than_the_record_limit_is_counted_not_kept(tmp_path):

@@ -431,40 +431,43 @@ class _GrowingArray:
 
 @dataclass
 class RecordedCorpus:
-    """A corpus kept by the vocabulary scan as raw ids: ``raw_ids`` (N,) int32 indexes ``keys`` (every
-    distinct word, in order of first appearance), sentence ``s`` holding ``raw_lengths[s]`` of them."""
-    raw_ids: np.ndarray
-    raw_lengths: np.ndarray
+    """A corpus kept by the vocabulary scan as raw ids: ``blocks`` of whole sentences, each ``(raw_ids,
+    lengths)``: (n,) int32 indexes into ``keys`` (every distinct word, in order of first appearance) and (s,)
+    int64 tokens per sentence."""
+    blocks: list
     keys: list
 
 
-def encode_recorded(recorded: RecordedCorpus, key_to_index: dict, block: int = 1 << 18) -> EncodedCorpus:
-    """The :class:`EncodedCorpus` of a recorded corpus under the vocabulary ``key_to_index``, made in place
-    (``recorded.raw_ids`` becomes the encoded ids: no second copy of the corpus), about ``block`` tokens
-    at a time; what :func:`encode` gives for the same sentences."""
+def encode_recorded(recorded: RecordedCorpus, key_to_index: dict) -> EncodedCorpus:
+    """The :class:`EncodedCorpus` of a recorded corpus under the vocabulary ``key_to_index``: what
+    :func:`encode` gives for the same sentences. The blocks are mapped in place, then copied into one array
+    of exactly the kept tokens and freed one by one, so the corpus is never held twice."""
     table = np.fromiter((key_to_index.get(w, -1) for w in recorded.keys), dtype=np.int32,
                         count=len(recorded.keys))                                                  # (V_raw,)
     recorded.keys = []
-    raw, raw_lengths = recorded.raw_ids, recorded.raw_lengths
-    raw_bounds = np.zeros(len(raw_lengths) + 1, dtype=np.int64)                                   # (S + 1,)
-    np.cumsum(raw_lengths, out=raw_bounds[1:])
-    lengths = np.zeros(len(raw_lengths), dtype=np.int64)                                          # (S,) kept
-    write, s, S = 0, 0, len(raw_lengths)
-    while s < S:  # sentences [s, e) of about `block` tokens (at least one sentence)
-        e = max(s + 1, int(np.searchsorted(raw_bounds, raw_bounds[s] + block, side="right")) - 1)
-        a, b = int(raw_bounds[s]), int(raw_bounds[e])
-        mapped = table[raw[a:b]]                                                                  # (b - a,)
-        valid = mapped >= 0
-        kept_before = np.zeros(b - a + 1, dtype=np.int64)
+    kept_lengths, raw_lengths, total = [], [], 0
+    for raw, lengths in recorded.blocks:               # raw (n,) int32 -> encoded ids, -1 out of vocabulary
+        raw[:] = table[raw]
+        valid = raw >= 0
+        kept_before = np.zeros(len(raw) + 1, dtype=np.int64)
         np.cumsum(valid, out=kept_before[1:])
-        lengths[s:e] = kept_before[raw_bounds[s + 1:e + 1] - a] - kept_before[raw_bounds[s:e] - a]
-        kept = mapped[valid]
-        raw[write:write + len(kept)] = kept  # write <= a: only tokens already read are overwritten
+        ends = np.cumsum(lengths)                                                                  # (s,)
+        kept_lengths.append(kept_before[ends] - kept_before[ends - lengths])
+        raw_lengths.append(lengths.copy())
+        total += int(kept_before[-1])
+    ids = np.empty(total, dtype=np.int32)  # its pages become resident as the blocks are freed
+    write = 0
+    while recorded.blocks:
+        raw, _ = recorded.blocks.pop(0)
+        kept = raw[raw >= 0]
+        ids[write:write + len(kept)] = kept
         write += len(kept)
-        s = e
-    bounds = np.zeros(S + 1, dtype=np.int64)
+        del raw, kept
+    lengths = np.concatenate(kept_lengths) if kept_lengths else np.zeros(0, dtype=np.int64)
+    bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=bounds[1:])
-    return EncodedCorpus(raw[:write], bounds, raw_lengths)
+    raw_words = np.concatenate(raw_lengths) if raw_lengths else np.zeros(0, dtype=np.int64)
+    return EncodedCorpus(ids, bounds, raw_words)
 
 
 def file_identity(path) -> tuple | None:

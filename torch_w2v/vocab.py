@@ -22,6 +22,7 @@ from gensim import utils as gensim_utils
 from .corpus import RecordedCorpus, is_partial, open_input
 
 SENTENCE_END = "</s>"  # word2vec.c's end-of-sentence token: the first line of its vocabulary files
+RECORD_BLOCK = 1 << 20  # raw ids per block of scan(record=...) (4 MB)
 
 logger = logging.getLogger("torch_w2v")
 
@@ -62,8 +63,11 @@ def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000, rec
     """
     vocab = Counter()
     index = defaultdict(itertools.count().__next__) if record and not max_vocab_size else None
-    ids = array.array("i") if index is not None else None  # raw ids: 4 bytes a token, grown by realloc
-    lengths = array.array("q")                              # tokens per sentence
+    # raw ids in blocks of whole sentences (4 bytes a token): one growing array would be copied by realloc
+    # when it moves, holding the corpus twice for a moment; blocks are never copied
+    blocks, ids = [], array.array("i")
+    lengths = array.array("q")  # tokens per sentence
+    recorded_words = 0
     continuing = False
     total_words = 0
     min_reduce = 1
@@ -100,25 +104,36 @@ def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000, rec
             else:
                 lengths.append(n)
             continuing = is_partial(sentence)
-            if len(ids) > record:  # too large to keep: count the ids so far, go on counting words
-                vocab = Counter(_counted(index, ids))
-                index = ids = None
+            recorded_words += n
+            if recorded_words > record:  # too large to keep: count the ids so far, go on counting words
+                vocab = Counter(_counted(index, [*blocks, ids]))
+                index = ids = lengths = None
+                blocks = []
+            elif len(ids) >= RECORD_BLOCK and not continuing:
+                blocks.append((ids, lengths))
+                ids, lengths = array.array("i"), array.array("q")
         if max_vocab_size and len(vocab) > max_vocab_size:
             gensim_utils.prune_vocab(vocab, min_reduce, trim_rule=trim_rule)
             min_reduce += 1
     if index is None:
         return ScanResult(dict(vocab), total_words, sentence_no + 1, min_reduce)
+    if len(lengths):
+        blocks.append((ids, lengths))
     keys = list(index)
-    recorded = RecordedCorpus(np.frombuffer(ids, dtype=np.int32), np.frombuffer(lengths, dtype=np.int64), keys)
-    return ScanResult(_counted(index, ids), total_words, sentence_no + 1, min_reduce, recorded)
+    counts = _counted(index, [b for b, _ in blocks])
+    recorded = RecordedCorpus([(np.frombuffer(b, dtype=np.int32), np.frombuffer(n, dtype=np.int64))
+                               for b, n in blocks], keys)
+    return ScanResult(counts, total_words, sentence_no + 1, min_reduce, recorded)
 
 
-def _counted(index: defaultdict, ids: array.array) -> dict:
-    """``index`` (word -> raw id) turned in place into word -> count of the raw ids ``ids``, in its order
-    (no second dict of every distinct word)."""
-    counts = np.bincount(np.frombuffer(ids, dtype=np.int32), minlength=len(index)).tolist()
+def _counted(index: defaultdict, blocks: list) -> dict:
+    """``index`` (word -> raw id) turned in place into word -> count of the raw ids in ``blocks`` (arrays of
+    int32), in its order (no second dict of every distinct word)."""
+    counts = np.zeros(len(index), dtype=np.int64)
+    for block in blocks:
+        counts += np.bincount(np.frombuffer(block, dtype=np.int32), minlength=len(index))
     index.default_factory = None
-    for word, count in zip(list(index), counts):
+    for word, count in zip(list(index), counts.tolist()):
         index[word] = count
     return index
 
@@ -243,8 +258,12 @@ def prepare(wv, raw_vocab: dict, *, min_count: int, sample: float, max_final_voc
                 report.drop_unique += 1
         retain_words = keys
         if not dry_run:
-            wv.index_to_key = list(keys)
-            wv.key_to_index = {w: i for i, w in enumerate(keys)}
+            # fresh copies of the kept words: the scan's strings of every distinct word then die together and
+            # Python can return their memory (kept and dropped words share its pages otherwise: ~13 MB
+            # resident through training on the 5M-word benchmark corpus)
+            wv.index_to_key = [w.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
+                               if type(w) is str else w for w in keys]
+            wv.key_to_index = {w: i for i, w in enumerate(wv.index_to_key)}
             if keys:  # gensim creates the vecattrs with the first word's: an empty vocabulary has none
                 wv.allocate_vecattrs(attrs=["count"], types=[int])
                 wv.expandos["count"][:] = np.array([raw_vocab[w] for w in keys], dtype=np.int64)

@@ -204,15 +204,14 @@ class Word2Vec:
             report = self.prepare_vocab(update=update, keep_raw_vocab=keep_raw_vocab, trim_rule=trim_rule,
                                         **kwargs)
             report["memory"] = self.estimate_memory(vocab_size=report["num_retained_words"])
-            self.prepare_weights(update=update)
             self._encoded = None
-            if getattr(self, "_recorded", None) is not None:  # encode the scanned file once, now
-                identity, recorded = self._recorded
+            if getattr(self, "_recorded", None) is not None:  # encode the scanned file once, now, before
+                identity, recorded = self._recorded          # the weights: its word list dies first
                 self._recorded = None
-                release_freed_memory()  # the scan's dicts are gone: their pages back before the encoding's
                 encoded = corpus_mod.encode_recorded(recorded, self.wv.key_to_index)
                 self._encoded = (identity, len(self.wv), encoded)
             release_freed_memory()  # the scan's dict of every distinct word is gone: give its pages back
+            self.prepare_weights(update=update)
         if distributed.is_active():
             distributed.broadcast_vocab(self, update=update)
         self.add_lifecycle_event("build_vocab", update=update, trim_rule=str(trim_rule))
