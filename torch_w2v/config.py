@@ -54,8 +54,8 @@ class TrainConfig:
     #                                 giving batch_size makes it train host batches of that size
     chunk_words: int | None = None  # corpus tokens prepared at once; bounds the engine's working memory.
     #                                 None = 2**16 when batches are prepared on the host, 2**20 when on the
-    #                                 device (one host sync per chunk: larger chunks keep a GPU busy), 2**18
-    #                                 for the token pipeline (its threads meet at each chunk's end)
+    #                                 device (one host sync per chunk: larger chunks keep a GPU busy), 2**21
+    #                                 for the token pipeline (its threads take parts of a chunk: far apart)
     spill_words: int = 1 << 26      # the encoded corpus (4 bytes a token) stays in memory up to this many
     #                                 tokens, beyond that in a memory-mapped temporary file
     engine: str = "auto"            # the step (training/steps): "fused": a C pass per centre on the CPU
