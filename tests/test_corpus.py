@@ -193,8 +193,11 @@ def test_the_scan_records_the_corpus_that_encode_would_make(tmp_path, monkeypatc
     assert recorded.recorded.keys == [] and recorded.recorded.blocks == []  # dropped once used
 
 
-def test_a_corpus_larger_than_the_record_limit_is_counted_not_kept(tmp_path):
+@pytest.mark.parametrize("block", [1 << 20, 1000])
+def test_a_corpus_larger_than_the_record_limit_is_counted_not_kept(tmp_path, monkeypatch, block):
+    """Past the limit the scan counts what it recorded (in one block or several) and goes on counting."""
     from torch_w2v import vocab
+    monkeypatch.setattr(vocab, "RECORD_BLOCK", block)
     path = tmp_path / "c.txt"
     path.write_text("".join(f"w{i % 13} w{i % 5} w{i}\n" for i in range(40000)))
     plain = vocab.scan(corpus_mod.sentences_of(None, str(path)))

@@ -67,7 +67,6 @@ def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000, rec
     # when it moves, holding the corpus twice for a moment; blocks are never copied
     blocks, ids = [], array.array("i")
     lengths = array.array("q")  # tokens per sentence
-    recorded_words = 0
     continuing = False
     total_words = 0
     min_reduce = 1
@@ -104,9 +103,8 @@ def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000, rec
             else:
                 lengths.append(n)
             continuing = is_partial(sentence)
-            recorded_words += n
-            if recorded_words > record:  # too large to keep: count the ids so far, go on counting words
-                vocab = Counter(_counted(index, [*blocks, ids]))
+            if total_words > record:  # too large to keep: count the ids so far, go on counting words
+                vocab = Counter(_counted(index, [b for b, _ in blocks] + [ids]))
                 index = ids = lengths = None
                 blocks = []
             elif len(ids) >= RECORD_BLOCK and not continuing:
