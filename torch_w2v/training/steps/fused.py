@@ -239,28 +239,25 @@ def _head(name: str, head, B: int, D: int) -> W2VHead:
         P=P, labels_shared=int(head.labels.shape[0] == 1 and B != 1))
 
 
-class FusedSteps:
-    """Runs fused steps on ``threads`` threads, each on a contiguous share of the batch's centres.
+class _Threads:
+    """The compiled library and ``threads`` threads: the calling one and a pool of ``threads - 1``, which lives
+    until :meth:`close` (or the end of a ``with`` block)."""
 
-    The thread pool lives until :meth:`close` (or the end of a ``with`` block).
-    """
-
-    def __init__(self, threads: int, dim: int, min_centres: int = MIN_CENTRES_PER_THREAD):
+    def __init__(self, threads: int):
         self.lib = load()
         if self.lib is None:
             raise RuntimeError(f"the fused CPU step is unavailable: {_error}")
         self.threads = max(1, int(threads))
-        self.dim = int(dim)
-        self.min_centres = max(1, int(min_centres))  # fewest centres a thread is handed
-        # the calling thread trains one share itself; the pool's threads the others
         self.pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="torch_w2v-step") \
             if self.threads > 1 else None
-        # per-thread scratch: work (D,) and hidden (D,), the 2 * D floats w2v_train takes
-        self.scratch = [np.zeros((2, self.dim), dtype=np.float32) for _ in range(self.threads)]
-        self.scratch_ptr = [a.ctypes.data for a in self.scratch]
+
+    def fan_out(self, call, n: int) -> list:
+        """``[call(0), ..., call(n - 1)]``: call(0) on the calling thread, the others on the pool at once."""
+        futures = [self.pool.submit(call, k) for k in range(1, n)]
+        return ([call(0)] if n else []) + [f.result() for f in futures]
 
     def close(self) -> None:
-        """Stop the threads (waiting for a step in flight)."""
+        """Stop the threads (waiting for a call in flight)."""
         if self.pool is not None:
             self.pool.shutdown()
             self.pool = None
@@ -271,6 +268,18 @@ class FusedSteps:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+class FusedSteps(_Threads):
+    """Runs fused steps on ``threads`` threads, each on a contiguous share of the batch's centres."""
+
+    def __init__(self, threads: int, dim: int, min_centres: int = MIN_CENTRES_PER_THREAD):
+        super().__init__(threads)
+        self.dim = int(dim)
+        self.min_centres = max(1, int(min_centres))  # fewest centres a thread is handed
+        # per-thread scratch: work (D,) and hidden (D,), the 2 * D floats w2v_train takes
+        self.scratch = [np.zeros((2, self.dim), dtype=np.float32) for _ in range(self.threads)]
+        self.scratch_ptr = [a.ctypes.data for a in self.scratch]
 
     def batch(self, sg: bool, syn0, contexts, mask, heads, lr, cbow_mean=True, lockf=None,
               compute_loss=False, noise=None) -> W2VBatch:
@@ -325,28 +334,17 @@ class FusedSteps:
         def call(t: int) -> float:
             return self.lib.w2v_train(ctypes.byref(batch), t * step, min(B, (t + 1) * step), self.scratch_ptr[t])
 
-        futures = [self.pool.submit(call, t) for t in range(1, threads)]
-        return call(0) + sum(f.result() for f in futures)
+        return sum(self.fan_out(call, threads))
 
 
-class TokenSteps:
+class TokenSteps(_Threads):
     """Runs the token step (``w2v_train_tokens``) on ``threads`` threads, each on a contiguous share of a
     chunk's sentences (about equal in tokens), as gensim's ``corpus_file`` workers each read their part of
-    the file. One call per thread per chunk; the pool lives until :meth:`close`."""
+    the file. One call per thread per chunk."""
 
     def __init__(self, template: W2VTokens, threads: int):
-        self.lib = load()
-        if self.lib is None:
-            raise RuntimeError(f"the fused CPU step is unavailable: {_error}")
+        super().__init__(threads)
         self.template = template
-        self.threads = max(1, int(threads))
-        self.pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="torch_w2v-step") \
-            if self.threads > 1 else None
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
-            self.pool = None
 
     def shares(self, bounds: np.ndarray) -> list:
         """``[(s_begin, s_end), ...]``: at most ``threads`` runs of whole sentences, about equal in tokens."""
@@ -377,9 +375,7 @@ class TokenSteps:
             begin, end = shares[k]
             return self.lib.w2v_train_tokens(ctypes.byref(t), begin, end,
                                              out[k].ctypes.data_as(ctypes.POINTER(ctypes.c_double)))
-        futures = [self.pool.submit(call, k) for k in range(1, len(shares))]
-        status = [call(0)] if shares else []
-        status += [f.result() for f in futures]  # ids, bounds and t stay referenced until every call returns
+        status = self.fan_out(call, len(shares))  # ids, bounds and t stay referenced until every call returns
         if any(status):
             raise MemoryError(f"the fused step could not allocate its buffers for a chunk of {len(ids)} tokens "
                               f"(longest sentence {int(np.diff(bounds).max())} tokens); lower chunk_words.")
