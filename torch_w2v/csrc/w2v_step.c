@@ -107,9 +107,9 @@ static void noise_draws(const uint64_t *table, uint64_t V, uint64_t T, uint64_t 
                         int64_t *rows, float *valid, int K) {
     for (int k = 0; k < K; k++) {
         uint64_t z = splitmix64(state);
-        uint64_t entry = table[below(z >> 32, V)];
+        uint64_t i = below(z >> 32, V), entry = table[i];
         uint64_t u = below(z & 0xFFFFFFFFULL, T);
-        int64_t word = (int64_t)(u < (entry >> 32) ? below(z >> 32, V) : (entry & 0xFFFFFFFFULL));
+        int64_t word = (int64_t)(u < (entry >> 32) ? i : (entry & 0xFFFFFFFFULL));
         rows[k] = word;
         valid[k] = word != centre ? 1.0f : 0.0f;
     }
@@ -307,16 +307,24 @@ static inline void prefetch_row(const float *row, int D) {
 }
 
 /* The draws of one centre, made one centre ahead so that its rows can be prefetched while the previous
- * centre trains: its reduced window and its noise words (rows[1..K], valid[1..K]; rows[0] the centre). */
+ * centre trains: its reduced window, its noise words (rows[1..K], valid[1..K]; rows[0] the centre) and the
+ * length of its Huffman path (hs_P nodes, the valid prefix of its row of code_valid). */
 typedef struct {
     int w;
     int64_t *rows;
     float *valid;
+    int hs_P;
 } ahead_t;
 
 static void draw_centre(const w2v_tokens_t *t, uint64_t *state, int64_t centre, ahead_t *a) {
     const int window = (int)t->window;
     a->w = t->shrink_windows ? window - (int)below(splitmix64(state) >> 32, (uint64_t)window) : window;
+    if (t->syn1) {
+        const float *valid = t->code_valid + centre * t->L;
+        int p = 0;
+        while (p < t->L && valid[p] != 0.0f) p++;
+        a->hs_P = p;
+    }
     if (t->syn1neg) {
         a->rows[0] = centre;
         noise_draws(t->noise_table, (uint64_t)t->noise_V, (uint64_t)t->noise_T, state, centre,
@@ -332,8 +340,7 @@ static void prefetch_centre(const w2v_tokens_t *t, const int64_t *kept, int64_t 
         for (int k = 0; k <= t->K; k++) prefetch_row(t->syn1neg + a->rows[k] * (int64_t)D, D);
     if (t->syn1) {
         const int64_t *points = t->points + kept[i] * t->L;
-        const float *valid = t->code_valid + kept[i] * t->L;
-        for (int p = 0; p < t->L && valid[p] != 0.0f; p++) prefetch_row(t->syn1 + points[p] * (int64_t)D, D);
+        for (int p = 0; p < a->hs_P; p++) prefetch_row(t->syn1 + points[p] * (int64_t)D, D);
     }
     int64_t right = i + a->w < n ? i + a->w : n - 1;
     prefetch_row(t->syn0 + kept[right] * (int64_t)D, D);
@@ -355,7 +362,7 @@ W2V_EXPORT int w2v_train_tokens(const w2v_tokens_t *t, int64_t s_begin, int64_t 
     float *work = valid_buf + 2 * (K + 1), *hidden = work + D;
     ns_labels[0] = 1.0f;
     for (int k = 1; k <= K; k++) ns_labels[k] = 0.0f;
-    ahead_t draws[2] = {{0, rows_buf, valid_buf}, {0, rows_buf + K + 1, valid_buf + K + 1}};
+    ahead_t draws[2] = {{0, rows_buf, valid_buf, 0}, {0, rows_buf + K + 1, valid_buf + K + 1, 0}};
     draws[0].valid[0] = draws[1].valid[0] = 1.0f;
 
     centre_t c = {t->syn0, t->lockf, {{0}}, 0, D, t->cbow_mean, t->compute_loss, t->lr_start, t->max_exp};
@@ -394,10 +401,7 @@ W2V_EXPORT int w2v_train_tokens(const w2v_tokens_t *t, int64_t s_begin, int64_t 
             if (ns) ns->rows = a->rows, ns->valid = a->valid;
             if (hs) {
                 hs->rows = t->points + centre * L, hs->labels = t->codes + centre * L;
-                hs->valid = t->code_valid + centre * L;
-                int p = 0;
-                while (p < L && hs->valid[p] != 0.0f) p++;
-                hs->P = p;
+                hs->valid = t->code_valid + centre * L, hs->P = a->hs_P;
             }
             if (t->sg) {  /* the contexts left of the centre, then right of it */
                 loss += sg_centre(&c, kept + lo, NULL, (int)(i - lo), work);
