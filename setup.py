@@ -1,4 +1,4 @@
-"""Builds the fused CPU step (torch_w2v/csrc/w2v_step.c) at install time; everything else is in pyproject.toml.
+"""Builds the C library (torch_w2v/csrc: the fused CPU step and the corpus scan) at install time; everything else is in pyproject.toml.
 
 The extension is optional: without a working C compiler (or Python's headers) the package still installs,
 and training falls back to the torch step with a warning that names the fix. The build needs no torch.
@@ -45,15 +45,16 @@ class OptionalBuildExt(build_ext):
               f"{FIX}", file=sys.stderr)
 
 
-SOURCE = "torch_w2v/csrc/w2v_step.c"
-# compiled into the library, so that the loader can refuse a build older than the source beside it
-# (an editable install whose C file was edited since)
-SOURCE_HASH = hashlib.sha256(open(SOURCE, "rb").read()).hexdigest()[:16]
+# the step and the corpus scan (torch_w2v/training/steps/fused.py lists the same files, in the same order)
+SOURCES = ["torch_w2v/csrc/w2v_step.c", "torch_w2v/csrc/w2v_scan.c"]
+# compiled into the library, so that the loader can refuse a build older than the sources beside it
+# (an editable install whose C files were edited since)
+SOURCE_HASH = hashlib.sha256(b"".join(open(path, "rb").read() for path in SOURCES)).hexdigest()[:16]
 
 setup(
     ext_modules=[Extension(
         "torch_w2v.training.steps._w2v_step",
-        sources=[SOURCE, "torch_w2v/csrc/w2v_module.c"],
+        sources=[*SOURCES, "torch_w2v/csrc/w2v_module.c"],
         define_macros=[("W2V_SOURCE_HASH", f'"{SOURCE_HASH}"')],
         libraries=[] if os.name == "nt" else ["m"],
         optional=True,  # a second guard: setuptools also skips an optional extension that fails to build

@@ -236,6 +236,22 @@ def is_partial(sentence) -> bool:
     return type(sentence) is Partial
 
 
+def read_blocks(source, size: int, lines_read=lambda: None):
+    """The bytes of ``source`` (a path or URL, plain or compressed) in blocks of ``size``. A truncated or
+    damaged compressed file raises ValueError, placed after line ``lines_read()`` when that is known."""
+    with open_input(source) as fin:
+        while True:
+            try:
+                data = fin.read(size)
+            except (OSError, *_DAMAGED) as exc:
+                if not is_damage(exc, source):
+                    raise
+                raise damaged(source, exc, lines_read()) from None
+            if not data:
+                return
+            yield data
+
+
 class LineSentence:
     """Iterate over a LineSentence-format file: one sentence per non-empty line, whitespace-separated.
 
@@ -256,29 +272,21 @@ class LineSentence:
 
     def _raw_pieces(self):
         """``(bytes, ends_line, line_no)``: whole lines, or pieces of a long line cut at whitespace."""
-        with open_input(self.source) as fin:
-            carry, line_no = b"", 0
-            while True:
-                try:
-                    data = fin.read(self.BLOCK)
-                except (OSError, *_DAMAGED) as exc:
-                    if not is_damage(exc, self.source):
-                        raise
-                    raise damaged(self.source, exc, line_no) from None
-                if not data:
-                    if carry:
-                        yield carry, True, line_no + 1
-                    return
-                lines = (carry + data).split(b"\n")
-                carry = lines.pop()
-                for line in lines:
-                    line_no += 1
-                    yield line, True, line_no
-                if len(carry) > self.BLOCK:  # no newline for a while: pass on all but the last token
-                    cut = max(carry.rfind(b" "), carry.rfind(b"\t"), carry.rfind(b"\r"))
-                    if cut > 0:
-                        yield carry[:cut], False, line_no + 1
-                        carry = carry[cut + 1:]
+        carry, line_no = b"", 0
+        # the lambda reads line_no when a read fails (late binding on purpose): the line reached so far
+        for data in read_blocks(self.source, self.BLOCK, lambda: line_no):  # noqa: B023
+            lines = (carry + data).split(b"\n")
+            carry = lines.pop()
+            for line in lines:
+                line_no += 1
+                yield line, True, line_no
+            if len(carry) > self.BLOCK:  # no newline for a while: pass on all but the last token
+                cut = max(carry.rfind(b" "), carry.rfind(b"\t"), carry.rfind(b"\r"))
+                if cut > 0:
+                    yield carry[:cut], False, line_no + 1
+                    carry = carry[cut + 1:]
+        if carry:
+            yield carry, True, line_no + 1
 
     def pieces(self):
         """Token lists of whole lines, with a very long line given as :class:`Partial` pieces then its

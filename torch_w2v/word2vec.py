@@ -21,7 +21,7 @@ from gensim.utils import call_on_class_only
 from . import checkpoint as checkpoint_mod
 from . import config as config_mod
 from . import corpus as corpus_mod
-from . import distributed, persist, scoring
+from . import distributed, file_scan, persist, scoring
 from . import vocab as vocab_mod
 from .config import DEFAULTS as D
 from .config import TrainConfig
@@ -234,11 +234,15 @@ class Word2Vec:
     def scan_vocab(self, corpus_iterable=None, corpus_file=None, progress_per=10000, workers=None,
                    trim_rule=None):
         logger.info("collecting all words and their counts")
-        sentences = corpus_mod.sentences_of(corpus_iterable, corpus_file)
         # a local corpus_file is kept as raw ids, so that train() on the same file need not read it again
         identity = corpus_mod.file_identity(corpus_file) if not distributed.is_active() else None
-        result = vocab_mod.scan(sentences, self.max_vocab_size, trim_rule, progress_per,
-                                record=self.spill_words if identity is not None else 0)
+        record = self.spill_words if identity is not None else 0
+        result = None
+        if corpus_file is not None and not self.max_vocab_size:  # pruning as it counts is the Python scan's
+            result = file_scan.scan_file(corpus_file, progress_per, record)  # None: no library, not UTF-8
+        if result is None:
+            result = vocab_mod.scan(corpus_mod.sentences_of(corpus_iterable, corpus_file), self.max_vocab_size,
+                                    trim_rule, progress_per, record)
         self.raw_vocab = result.raw_vocab
         self._recorded = (identity, result.recorded) if result.recorded is not None else None
         logger.info("collected %i word types from a corpus of %i raw words and %i sentences",

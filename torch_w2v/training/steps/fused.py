@@ -42,7 +42,8 @@ from .torch_step import Head
 logger = logging.getLogger("torch_w2v")
 
 EXTENSION = f"{__package__}._w2v_step"
-SOURCE = Path(__file__).parents[2] / "csrc" / "w2v_step.c"  # shipped beside the build (package data)
+# the library's C sources, hashed in this order (setup.py): shipped beside the build (package data)
+SOURCES = [Path(__file__).parents[2] / "csrc" / name for name in ("w2v_step.c", "w2v_scan.c")]
 FIX = ("install a C compiler and Python's headers (Debian/Ubuntu: apt-get install gcc python3-dev) and "
        "reinstall torch_w2v: pip install --force-reinstall --no-deps . in its source directory (pip install "
        "-e . for an editable checkout)")
@@ -170,12 +171,13 @@ def _open():
             return None, (f"the compiled C step {path} takes a {size}-byte {name} but this torch_w2v passes "
                           f"{ctypes.sizeof(struct)} bytes (a library built from another version); rebuild it: "
                           f"{FIX}")
-    if SOURCE.exists():
+    if all(source.exists() for source in SOURCES):
         built = lib.w2v_source_hash().decode()
-        current = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
+        current = hashlib.sha256(b"".join(source.read_bytes() for source in SOURCES)).hexdigest()[:16]
         if built != current:
-            return None, (f"the compiled C step {path} was built from another {SOURCE.name} (hash {built}, "
-                          f"the source is now {current}: edited since the install?); rebuild it: {FIX}")
+            names = " and ".join(source.name for source in SOURCES)
+            return None, (f"the compiled C step {path} was built from other sources than {names} beside it "
+                          f"(hash {built}, they are now {current}: edited since the install?); rebuild it: {FIX}")
     lib.w2v_train.argtypes = [ctypes.POINTER(W2VBatch), ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
     lib.w2v_train.restype = ctypes.c_double
     lib.w2v_train_tokens.argtypes = [ctypes.POINTER(W2VTokens), ctypes.c_int64, ctypes.c_int64,
