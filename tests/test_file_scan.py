@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from torch_w2v import Word2Vec, corpus as corpus_mod, file_scan, vocab
+from torch_w2v import Word2Vec, file_scan, vocab
+from torch_w2v import corpus as corpus_mod
 from torch_w2v.training.steps import fused
 
 pytestmark = pytest.mark.skipif(not fused.available(), reason=f"the C library is not built: "

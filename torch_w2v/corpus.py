@@ -31,6 +31,8 @@ from types import GeneratorType
 
 import numpy as np
 
+from .memory import release_freed_memory
+
 logger = logging.getLogger("torch_w2v")
 
 COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".lz4")  # endings smart_open (de)compresses by
@@ -456,9 +458,8 @@ def encode_recorded(recorded: RecordedCorpus, key_to_index: dict) -> EncodedCorp
     kept_lengths, raw_lengths, total = [], [], 0
     for raw, lengths in recorded.blocks:               # raw (n,) int32 -> encoded ids, -1 out of vocabulary
         raw[:] = table[raw]
-        valid = raw >= 0
-        kept_before = np.zeros(len(raw) + 1, dtype=np.int64)
-        np.cumsum(valid, out=kept_before[1:])
+        kept_before = np.zeros(len(raw) + 1, dtype=np.int32)  # a block holds < 2**31 ids
+        np.cumsum(raw >= 0, out=kept_before[1:])
         ends = np.cumsum(lengths)                                                                  # (s,)
         kept_lengths.append(kept_before[ends] - kept_before[ends - lengths])
         raw_lengths.append(lengths.copy())
@@ -471,6 +472,7 @@ def encode_recorded(recorded: RecordedCorpus, key_to_index: dict) -> EncodedCorp
         ids[write:write + len(kept)] = kept
         write += len(kept)
         del raw, kept
+        release_freed_memory()  # a block freed inside the C heap stays resident until trimmed
     lengths = np.concatenate(kept_lengths) if kept_lengths else np.zeros(0, dtype=np.int64)
     bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=bounds[1:])
