@@ -1,4 +1,5 @@
-"""Builds the C library (torch_w2v/csrc: the fused CPU step and the corpus scan) at install time; everything else is in pyproject.toml.
+"""Builds the C library (torch_w2v/csrc: the fused CPU step, the corpus scan) at install time; the rest is
+in pyproject.toml.
 
 The extension is optional: without a working C compiler (or Python's headers) the package still installs,
 and training falls back to the torch step with a warning that names the fix. The build needs no torch.
