@@ -35,8 +35,19 @@ def splitmix64(state: int) -> tuple[int, int]:
     return state, z ^ (z >> 31)
 
 
+def _exp_table(size=1000):
+    """gensim's EXP_TABLE (word2vec_inner.pyx): sigmoid at float32 points of [-MAX_EXP, MAX_EXP), exp in double."""
+    x = (np.arange(size, dtype=np.float32) / np.float32(size) * np.float32(2) - np.float32(1)) * np.float32(MAX_EXP)
+    e = np.exp(x.astype(np.float64)).astype(np.float32)
+    return e / (e + np.float32(1))
+
+
+EXP_TABLE = _exp_table()
+
+
 def sigmoid(f):
-    return np.float32(1.0) / (np.float32(1.0) + np.exp(-f, dtype=np.float32))
+    """gensim's lookup: index (int)((f + MAX_EXP) * (1000 / MAX_EXP / 2)), the factor an integer division (83)."""
+    return EXP_TABLE[int((f + np.float32(MAX_EXP)) * np.float32(1000 // MAX_EXP // 2))]
 
 
 def train_rows(table, rows, labels, in_vec, work, lr):

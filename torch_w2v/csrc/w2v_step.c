@@ -143,9 +143,29 @@ typedef struct {
 #define W2V_ALWAYS_INLINE static inline
 #endif
 
-/* One head's rows against the input vector `in`: updates the head rows and accumulates into work. */
+/* gensim's and word2vec.c's sigmoid table, used by the token step: EXP_TABLE_SIZE values of sigmoid on
+ * [-max_exp, max_exp), read at index (int)((f + max_exp) * (EXP_TABLE_SIZE / max_exp / 2)) with that factor
+ * an integer division (83 for max_exp = 6, not 83.33), so the value read is the sigmoid of a point up to
+ * 0.036 below f: gensim's gradients, bias included, and one load instead of expf. The batch step (w2v_train)
+ * keeps the exact sigmoid of the torch step it is tested against. */
+#define EXP_TABLE_SIZE 1000
+typedef struct {
+    float value[EXP_TABLE_SIZE];
+    float scale;
+} sigmoid_table_t;
+
+static void sigmoid_table(sigmoid_table_t *t, float max_exp) {
+    for (int i = 0; i < EXP_TABLE_SIZE; i++) {  /* gensim's arithmetic: float argument, double exp */
+        float e = (float)exp((double)(((float)i / (float)EXP_TABLE_SIZE * 2.0f - 1.0f) * max_exp));
+        t->value[i] = e / (e + 1.0f);
+    }
+    t->scale = (float)(EXP_TABLE_SIZE / (int)max_exp / 2);
+}
+
+/* One head's rows against the input vector `in`: updates the head rows and accumulates into work.
+ * sig: the sigmoid table, or NULL for the exact sigmoid. */
 W2V_ALWAYS_INLINE double train_rows_d(const head_rows_t *h, const float *in, float *work, int D, float lr,
-                                      float max_exp, int compute_loss) {
+                                      float max_exp, int compute_loss, const sigmoid_table_t *sig) {
     double loss = 0.0;
     for (int p = 0; p < h->P; p++) {
         if (h->valid[p] == 0.0f) continue;
@@ -153,7 +173,8 @@ W2V_ALWAYS_INLINE double train_rows_d(const head_rows_t *h, const float *in, flo
         float f = dot(in, u, D);
         if (compute_loss) loss -= log_sigmoid(h->labels[p] > 0.5f ? (double)f : -(double)f);
         if (f <= -max_exp || f >= max_exp) continue;
-        float g = (h->labels[p] - 1.0f / (1.0f + expf(-f))) * lr;
+        float sigmoid = sig ? sig->value[(int)((f + max_exp) * sig->scale)] : 1.0f / (1.0f + expf(-f));
+        float g = (h->labels[p] - sigmoid) * lr;
         axpy(g, u, work, D);
         axpy(g, in, u, D);
     }
@@ -167,6 +188,7 @@ typedef struct {
     head_rows_t heads[2];
     int n_heads, D, cbow_mean, compute_loss;
     float lr, max_exp;
+    const sigmoid_table_t *sig; /* NULL: the exact sigmoid */
 } centre_t;
 
 /* Skip-gram for one centre: each of its n contexts (rows of syn0; those with mask 0 skipped, mask NULL:
@@ -179,7 +201,7 @@ W2V_ALWAYS_INLINE double sg_centre_d(const centre_t *c, const int64_t *ctx, cons
         float *v = c->syn0 + ctx[i] * (int64_t)D;
         memset(work, 0, sizeof(float) * D);
         for (int k = 0; k < c->n_heads; k++)
-            loss += train_rows_d(&c->heads[k], v, work, D, c->lr, c->max_exp, c->compute_loss);
+            loss += train_rows_d(&c->heads[k], v, work, D, c->lr, c->max_exp, c->compute_loss, c->sig);
         axpy(c->lockf ? c->lockf[ctx[i]] : 1.0f, work, v, D);
     }
     return loss;
@@ -202,7 +224,7 @@ W2V_ALWAYS_INLINE double cbow_centre_d(const centre_t *c, const int64_t *ctx, co
     if (c->cbow_mean) for (int i = 0; i < D; i++) hidden[i] *= inv;
     memset(work, 0, sizeof(float) * D);
     for (int k = 0; k < c->n_heads; k++)
-        loss += train_rows_d(&c->heads[k], hidden, work, D, c->lr, c->max_exp, c->compute_loss);
+        loss += train_rows_d(&c->heads[k], hidden, work, D, c->lr, c->max_exp, c->compute_loss, c->sig);
     if (!c->cbow_mean) for (int i = 0; i < D; i++) work[i] *= inv;
     for (int i = 0; i < n; i++)
         if (!mask || mask[i] != 0.0f) axpy(c->lockf ? c->lockf[ctx[i]] : 1.0f, work, c->syn0 + ctx[i] * (int64_t)D, D);
@@ -247,7 +269,7 @@ W2V_EXPORT double w2v_train(const w2v_batch_t *batch, int64_t begin, int64_t end
     const int64_t C = batch->C;
     const int D = (int)batch->D;
     centre_t c = {batch->syn0, batch->lockf, {{0}}, batch->heads[1].table ? 2 : 1, D, batch->cbow_mean,
-                  batch->compute_loss, batch->lr, batch->max_exp};
+                  batch->compute_loss, batch->lr, batch->max_exp, NULL};
     double loss = 0.0;
     for (int64_t b = begin; b < end; b++) {
         if (batch->noise_table) draw_noise(batch, b);
@@ -365,7 +387,9 @@ W2V_EXPORT int w2v_train_tokens(const w2v_tokens_t *t, int64_t s_begin, int64_t 
     ahead_t draws[2] = {{0, rows_buf, valid_buf, 0}, {0, rows_buf + K + 1, valid_buf + K + 1, 0}};
     draws[0].valid[0] = draws[1].valid[0] = 1.0f;
 
-    centre_t c = {t->syn0, t->lockf, {{0}}, 0, D, t->cbow_mean, t->compute_loss, t->lr_start, t->max_exp};
+    sigmoid_table_t sig;
+    sigmoid_table(&sig, t->max_exp);
+    centre_t c = {t->syn0, t->lockf, {{0}}, 0, D, t->cbow_mean, t->compute_loss, t->lr_start, t->max_exp, &sig};
     head_rows_t *ns = NULL, *hs = NULL;
     if (t->syn1neg) {
         ns = &c.heads[c.n_heads++];
