@@ -46,7 +46,7 @@ class OptionalBuildExt(build_ext):
               f"{FIX}", file=sys.stderr)
 
 
-# the step and the corpus scan (torch_w2v/training/steps/fused.py lists the same files, in the same order)
+# the step and the corpus scan (torch_w2v/clib.py lists the same files, in the same order)
 SOURCES = ["torch_w2v/csrc/w2v_step.c", "torch_w2v/csrc/w2v_scan.c"]
 # compiled into the library, so that the loader can refuse a build older than the sources beside it
 # (an editable install whose C files were edited since)

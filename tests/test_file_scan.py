@@ -8,12 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from torch_w2v import Word2Vec, file_scan, vocab
+from torch_w2v import Word2Vec, clib, file_scan, vocab
 from torch_w2v import corpus as corpus_mod
-from torch_w2v.training.steps import fused
 
-pytestmark = pytest.mark.skipif(not fused.available(), reason=f"the C library is not built: "
-                                f"{fused.unavailable_reason()}")
+pytestmark = pytest.mark.skipif(not clib.available(), reason=f"the C library is not built: "
+                                f"{clib.unavailable_reason()}")
 
 # every character str.split() splits at, from Python itself (29 in Unicode 14), and some that look alike
 # but are not whitespace (zero-width space, Mongolian vowel separator, BOM, word joiner)

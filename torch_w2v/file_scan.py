@@ -8,7 +8,7 @@ corpus as raw ids, in blocks of whole sentences. The file is read in blocks (pla
 decodes the distinct words at the end. On GCIDE (5.2M words, 217k distinct) the scan takes ~0.2 s instead of
 ~0.9 s.
 
-:func:`scan_file` returns None when the compiled library is missing (the fused step's loader says why) or
+:func:`scan_file` returns None when the compiled library is missing (``clib.unavailable_reason()`` says why) or
 the file is not valid UTF-8: the caller then runs the Python scan, which names the line.
 """
 from __future__ import annotations
@@ -18,32 +18,13 @@ import logging
 
 import numpy as np
 
+from .clib import load
 from .corpus import LineSentence, RecordedCorpus, read_blocks
-from .training.steps import fused
 from .vocab import RECORD_BLOCK, ScanResult
 
 logger = logging.getLogger("torch_w2v")
 
 INVALID_UTF8, NO_MEMORY = -1, -2  # w2v_scan_feed's errors
-
-
-def _library():
-    """The library with the scan's signatures declared, or None."""
-    lib = fused.load()
-    if lib is None:
-        return None
-    if lib.w2v_scan_new.restype is not ctypes.c_void_p:
-        lib.w2v_scan_new.restype = ctypes.c_void_p
-        lib.w2v_scan_free.argtypes = [ctypes.c_void_p]
-        lib.w2v_scan_feed.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int64, ctypes.c_int,
-                                      ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p,
-                                      ctypes.POINTER(ctypes.c_int64)]
-        lib.w2v_scan_feed.restype = ctypes.c_int64
-        for name in ("w2v_scan_words", "w2v_scan_words_bytes", "w2v_scan_sentence_open"):
-            getattr(lib, name).argtypes = [ctypes.c_void_p]
-            getattr(lib, name).restype = ctypes.c_int64
-        lib.w2v_scan_export.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-    return lib
 
 
 class _Blocks:
@@ -79,7 +60,7 @@ def scan_file(path, progress_per: int = 10000, record: int = 0, block_ids: int =
     ``record`` > 0: also keep the corpus as raw ids while it holds at most ``record`` tokens, in blocks of
     whole sentences of at least ``block_ids`` ids (a long line's block is as long as the line).
     """
-    lib = _library()
+    lib = load()
     if lib is None:
         return None
     state = lib.w2v_scan_new()

@@ -13,40 +13,31 @@ pre-step weights. When a batch has no repeated rows the two are the same computa
 (``tests/test_fused.py`` checks this), and Hogwild needs no ``update_cap``. Results with several
 threads are not bit-reproducible (thread timing); with ``workers=1`` they are, as in gensim.
 
-Build and boundary: the C file is compiled when the package is installed (``setup.py``, an optional
-extension ``torch_w2v.training.steps._w2v_step``; nothing is compiled at run time). Its one entry point,
-``w2v_train(const w2v_batch_t *, begin, end, scratch)``, takes the whole batch as one struct, mirrored by
-:class:`W2VBatch`; the loader refuses a library whose struct size (``w2v_abi_size``) or source hash differs
+Build and boundary: the C file is compiled when the package is installed, into the library that
+:mod:`torch_w2v.clib` loads (nothing is compiled at run time). Its entry points take the whole batch or
+token chunk as one struct, mirrored by :class:`~torch_w2v.clib.W2VBatch` and
+:class:`~torch_w2v.clib.W2VTokens`; the loader refuses a library whose struct sizes or source hash differ
 from this package's, and :meth:`FusedSteps.step` checks the dtype, shape, contiguity and device of every
-tensor before handing its pointer to C. Without the extension (no compiler at install time),
+tensor before handing its pointer to C. Without the library (no compiler at install time),
 ``engine="auto"`` falls back to the torch step with a warning and ``engine="fused"`` raises, both naming
-the fix (:data:`FIX`).
+the fix (:data:`~torch_w2v.clib.FIX`).
 """
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import importlib
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import torch
 
+# the loader and the structs live in clib; EXTENSION, FIX, SOURCES and available are its names here too
+from ...clib import EXTENSION, FIX, SOURCES, W2VBatch, W2VHead, W2VTokens, available, load, unavailable_reason  # noqa: F401,E501
 from ...config import MAX_EXP
 from .base import Step
 from .torch_step import Head
 
 logger = logging.getLogger("torch_w2v")
-
-EXTENSION = f"{__package__}._w2v_step"
-# the library's C sources, hashed in this order (setup.py): shipped beside the build (package data)
-SOURCES = [Path(__file__).parents[2] / "csrc" / name for name in ("w2v_step.c", "w2v_scan.c")]
-FIX = ("install a C compiler and Python's headers (Debian/Ubuntu: apt-get install gcc python3-dev) and "
-       "reinstall torch_w2v: pip install --force-reinstall --no-deps . in its source directory (pip install "
-       "-e . for an editable checkout)")
 
 # Fewest centres a thread is handed: below, waking a pool thread and sharing rows with it cost more than
 # the work it takes over. Measured on 2 cores, split against one thread, interleaved: skip-gram on Lee
@@ -55,81 +46,6 @@ FIX = ("install a C compiler and Python's headers (Debian/Ubuntu: apt-get instal
 # step) 0.91-0.96x, skip-gram there 0.80x. Lee's default steps (~350 centres) run on one thread.
 MIN_CENTRES_PER_THREAD = 512
 MIN_CBOW_CENTRES_PER_THREAD = 4096
-
-_lock = threading.Lock()
-_lib = None
-_error: str | None = None
-
-
-class W2VHead(ctypes.Structure):
-    """``w2v_head_t``: one output head (negative sampling or hierarchical softmax)."""
-    _fields_ = [
-        ("table", ctypes.c_void_p),          # (V_out, D) float32, updated in place; NULL: no head
-        ("rows", ctypes.c_void_p),           # (B, P) int64
-        ("labels", ctypes.c_void_p),         # (B, P) or (1, P) float32
-        ("valid", ctypes.c_void_p),          # (B, P) float32
-        ("P", ctypes.c_int64),
-        ("labels_shared", ctypes.c_int64),   # 1 when labels is (1, P)
-    ]
-
-
-class W2VBatch(ctypes.Structure):
-    """``w2v_batch_t`` of ``csrc/w2v_step.c``, field for field: everything one step hands to C."""
-    _fields_ = [
-        ("syn0", ctypes.c_void_p),           # (V, D) float32, updated in place
-        ("contexts", ctypes.c_void_p),       # (B, C) int64
-        ("mask", ctypes.c_void_p),           # (B, C) float32
-        ("lockf", ctypes.c_void_p),          # (V,) float32, or NULL
-        ("noise_table", ctypes.c_void_p),    # (noise_V,) int64 threshold << 32 | alias (packed_alias), or
-        #                                      NULL: the noise columns are given
-        ("heads", W2VHead * 2),
-        ("B", ctypes.c_int64),
-        ("C", ctypes.c_int64),
-        ("D", ctypes.c_int64),
-        ("noise_V", ctypes.c_int64),
-        ("noise_T", ctypes.c_int64),
-        ("noise_seed", ctypes.c_uint64),
-        ("lr", ctypes.c_float),
-        ("max_exp", ctypes.c_float),
-        ("sg", ctypes.c_int32),
-        ("cbow_mean", ctypes.c_int32),
-        ("compute_loss", ctypes.c_int32),
-        ("reserved", ctypes.c_int32),
-    ]
-
-
-class W2VTokens(ctypes.Structure):
-    """``w2v_tokens_t`` of ``csrc/w2v_step.c``, field for field: what the token step hands to C per chunk."""
-    _fields_ = [
-        ("syn0", ctypes.c_void_p),             # (V, D) float32, updated in place
-        ("syn1neg", ctypes.c_void_p),          # (V, D) float32, or NULL: no negative sampling
-        ("syn1", ctypes.c_void_p),             # (V - 1, D) float32, or NULL: no hierarchical softmax
-        ("lockf", ctypes.c_void_p),            # (V,) float32, or NULL
-        ("ids", ctypes.c_void_p),              # (N,) int32
-        ("bounds", ctypes.c_void_p),           # (S + 1,) int64
-        ("sample_int", ctypes.c_void_p),       # (V,) int64, or NULL: every token kept
-        ("noise_table", ctypes.c_void_p),      # (noise_V,) int64 threshold << 32 | alias (packed_alias)
-        ("points", ctypes.c_void_p),           # (V, L) int64
-        ("codes", ctypes.c_void_p),            # (V, L) float32
-        ("code_valid", ctypes.c_void_p),       # (V, L) float32
-        ("N", ctypes.c_int64),
-        ("S", ctypes.c_int64),
-        ("D", ctypes.c_int64),
-        ("L", ctypes.c_int64),
-        ("K", ctypes.c_int64),
-        ("window", ctypes.c_int64),
-        ("noise_V", ctypes.c_int64),
-        ("noise_T", ctypes.c_int64),
-        ("seed", ctypes.c_uint64),
-        ("lr_start", ctypes.c_float),
-        ("lr_end", ctypes.c_float),
-        ("max_exp", ctypes.c_float),
-        ("sg", ctypes.c_int32),
-        ("cbow_mean", ctypes.c_int32),
-        ("compute_loss", ctypes.c_int32),
-        ("shrink_windows", ctypes.c_int32),
-    ]
-
 
 def packed_alias(threshold: torch.Tensor, alias: torch.Tensor, T: int, rows: int) -> torch.Tensor:
     """The alias table as C reads it: (V,) int64 ``threshold << 32 | alias``, one load a draw. ``T`` and
@@ -144,65 +60,6 @@ def packed_alias(threshold: torch.Tensor, alias: torch.Tensor, T: int, rows: int
         raise ValueError(f"the noise alias table holds thresholds outside [0, T={T}] or aliases outside "
                          f"[0, {rows}).")
     return ((threshold << 32) | alias).contiguous()                                                     # (V,)
-
-
-def _open():
-    """``(library, None)``, or ``(None, why it cannot be used, naming the fix)``."""
-    try:
-        module = importlib.import_module(EXTENSION)
-    except ModuleNotFoundError as exc:
-        if exc.name != EXTENSION:
-            raise
-        return None, (f"torch_w2v was installed without its compiled C step ({EXTENSION} is missing: no C "
-                      f"compiler at install time?); {FIX}")
-    except ImportError as exc:
-        return None, f"the compiled C step cannot be imported ({exc}); {FIX}"
-    path = module.__file__
-    try:
-        lib = ctypes.CDLL(path)
-        lib.w2v_abi_size.restype = ctypes.c_size_t
-        lib.w2v_tokens_abi_size.restype = ctypes.c_size_t
-        lib.w2v_source_hash.restype = ctypes.c_char_p
-    except (OSError, AttributeError) as exc:
-        return None, f"the compiled C step {path} cannot be loaded ({exc}); {FIX}"
-    for name, size, struct in (("w2v_batch_t", lib.w2v_abi_size(), W2VBatch),
-                               ("w2v_tokens_t", lib.w2v_tokens_abi_size(), W2VTokens)):
-        if size != ctypes.sizeof(struct):
-            return None, (f"the compiled C step {path} takes a {size}-byte {name} but this torch_w2v passes "
-                          f"{ctypes.sizeof(struct)} bytes (a library built from another version); rebuild it: "
-                          f"{FIX}")
-    if all(source.exists() for source in SOURCES):
-        built = lib.w2v_source_hash().decode()
-        current = hashlib.sha256(b"".join(source.read_bytes() for source in SOURCES)).hexdigest()[:16]
-        if built != current:
-            names = " and ".join(source.name for source in SOURCES)
-            return None, (f"the compiled C step {path} was built from other sources than {names} beside it "
-                          f"(hash {built}, they are now {current}: edited since the install?); rebuild it: {FIX}")
-    lib.w2v_train.argtypes = [ctypes.POINTER(W2VBatch), ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
-    lib.w2v_train.restype = ctypes.c_double
-    lib.w2v_train_tokens.argtypes = [ctypes.POINTER(W2VTokens), ctypes.c_int64, ctypes.c_int64,
-                                     ctypes.POINTER(ctypes.c_double)]
-    lib.w2v_train_tokens.restype = ctypes.c_int
-    return lib, None
-
-
-def load():
-    """The compiled step's library, or None (then :func:`unavailable_reason` says why)."""
-    global _lib, _error
-    with _lock:
-        if _lib is None and _error is None:
-            _lib, _error = _open()
-        return _lib
-
-
-def available() -> bool:
-    return load() is not None
-
-
-def unavailable_reason() -> str | None:
-    """Why the library cannot be used (a message naming the fix), or None when it can."""
-    load()
-    return _error
 
 
 def _shape(shape) -> str:
@@ -248,7 +105,7 @@ class _Threads:
     def __init__(self, threads: int):
         self.lib = load()
         if self.lib is None:
-            raise RuntimeError(f"the fused CPU step is unavailable: {_error}")
+            raise RuntimeError(f"the fused CPU step is unavailable: {unavailable_reason()}")
         self.threads = max(1, int(threads))
         self.pool = ThreadPoolExecutor(self.threads - 1, thread_name_prefix="torch_w2v-step") \
             if self.threads > 1 else None
