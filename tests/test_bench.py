@@ -90,6 +90,16 @@ def test_build_docs_writes_one_document_per_line_and_caches_it(tmp_path):
         corpus.build_docs(tmp_path / "nothing", data_dir=tmp_path / "data")
 
 
+def test_a_long_document_continues_on_the_next_line(tmp_path, monkeypatch):
+    """Lines of at most DOCS_LINE_WORDS words, so that gensim's corpus_file trainer drops none of them."""
+    monkeypatch.setattr(corpus, "DOCS_LINE_WORDS", 5)
+    info = corpus.build_docs(_doc_tree(tmp_path / "doc"), data_dir=tmp_path / "data")
+    lines = Path(info.path).read_text().splitlines()
+    assert [len(line.split()) for line in lines] == [5, 5, 5, 4]
+    assert " ".join(lines[:3]).split() == "how to write pci drivers the world of pci is vast it s drivers deep".split()
+    assert (info.words, info.sentences) == (19, 4)
+
+
 def test_the_lee_corpus_is_gensims_and_sizes_cut_prefixes(tmp_path, monkeypatch):
     lee = corpus.load("lee")
     assert lee.path.endswith("lee_background.cor") and lee.words == 59890
