@@ -76,7 +76,7 @@ def _scan(lib, state, path, progress_per, kept):
     n_ids, n_lengths = ctypes.c_int64(), ctypes.c_int64()
     ids, lengths = np.empty(0, dtype=np.int32), np.empty(0, dtype=np.int64)
     carry, total_words, sentences, logged = b"", 0, 0, 0
-    blocks = read_blocks(path, LineSentence.BLOCK, lambda: None)
+    blocks = read_blocks(path, LineSentence.BLOCK)
     while True:
         data = next(blocks, None)
         final = data is None

@@ -10,10 +10,10 @@
  * The text arrives in pieces (w2v_scan_feed): a call consumes its buffer up to its last line end, or in a
  * line longer than the buffer up to its last ASCII whitespace byte (all of it when final != 0), and the
  * caller hands the rest back at the front of the next buffer, so a token or a multi-byte character is never
- * cut; a sentence may span calls. Invalid UTF-8 (what Python's
- * strict decoder refuses: stray continuation bytes, overlong forms, surrogates, > U+10FFFF, truncated
- * sequences) stops the scan with W2V_SCAN_INVALID: the caller then reads the file in Python, which names the
- * line. Words are keyed by their bytes (FNV-1a, open addressing); valid UTF-8 maps one to one to strings.
+ * cut; a sentence may span calls. Invalid UTF-8 (what Python's strict decoder refuses: stray continuation
+ * bytes, overlong forms, surrogates, > U+10FFFF, truncated sequences) stops the scan with W2V_SCAN_INVALID:
+ * the caller then reads the file in Python, which names the line. Words are keyed by their bytes (FNV-1a,
+ * open addressing); valid UTF-8 maps one to one to strings.
  *
  * Plain C99, no Python: compiled into the same library as w2v_step.c, called through ctypes by
  * torch_w2v/file_scan.py.
@@ -187,7 +187,7 @@ W2V_EXPORT int64_t w2v_scan_feed(w2v_scan_t *s, const char *buf, int64_t len, in
             p++;
             continue;
         }
-        if (*p < 0x80 && ascii_space(*p)) {
+        if (ascii_space(*p)) {
             p++;
             continue;
         }
