@@ -193,6 +193,13 @@ def test_the_scan_records_the_corpus_that_encode_would_make(tmp_path, monkeypatc
     assert recorded.recorded.keys == [] and recorded.recorded.blocks == []  # dropped once used
 
 
+def test_ids_take_two_bytes_under_a_vocabulary_of_at_most_65535_words():
+    assert corpus_mod.id_dtype(0) == corpus_mod.id_dtype(65535) == np.uint16
+    assert corpus_mod.id_dtype(65536) == corpus_mod.id_dtype(10**7) == np.int32
+    small = corpus_mod.encode([["a", "x", "b"], ["b"]], {"a": 0, "b": 1})
+    assert small.ids.dtype == np.uint16 and small.ids.tolist() == [0, 1, 1]
+
+
 @pytest.mark.parametrize("block", [1 << 20, 1000])
 def test_a_corpus_larger_than_the_record_limit_is_counted_not_kept(tmp_path, monkeypatch, block):
     """Past the limit the scan counts what it recorded (in one block or several) and goes on counting."""

@@ -145,3 +145,27 @@ def test_build_vocab_from_a_file_scans_it_in_c_and_trains_on_the_record(tmp_path
                                                                         from_iterable.corpus_total_words)
     assert from_file._recorded is not None or from_file._encoded is not None
     assert from_file.take_encoded(str(lee_path)) is not None
+
+
+def test_raw_ids_are_kept_in_two_bytes_until_the_scan_passes_65536_words(tmp_path, monkeypatch):
+    """A record's blocks are uint16 while every raw id fits and int32 after, and their concatenation is still
+    the Python scan's record; encoding it (vocabularies on either side of the uint16 limit) equals encode()
+    of the file."""
+    monkeypatch.setattr(corpus_mod.LineSentence, "BLOCK", 1 << 16)  # many reads, so blocks on both sides
+    path = tmp_path / "many.txt"
+    path.write_text("".join(f"w{i} c{i % 3}\n" for i in range(70000)))  # 70,003 distinct words
+    c = file_scan.scan_file(path, record=10**6, block_ids=5000)
+    _assert_same(c, _python(path, record=10**6))
+    dtypes = [ids.dtype for ids, _ in c.recorded.blocks]
+    assert dtypes[0] == np.uint16 and dtypes[-1] == np.int32, dtypes
+    for ids, _ in c.recorded.blocks:
+        assert ids.dtype == np.int32 or int(ids.max()) < 1 << 16
+    for vocab_size in (65535, 65536):  # the first words (w0..w65532 and the c's), then one more
+        key_to_index = {w: i for i, w in enumerate(list(c.raw_vocab)[:vocab_size])}
+        recorded = file_scan.scan_file(path, record=10**6, block_ids=5000).recorded
+        got = corpus_mod.encode_recorded(recorded, key_to_index)
+        expected = corpus_mod.encode(corpus_mod.sentences_of(None, str(path)), key_to_index)
+        assert got.ids.dtype == expected.ids.dtype == corpus_mod.id_dtype(vocab_size)
+        assert int(got.ids.max()) == vocab_size - 1  # the largest id survives (65,534 is not the drop mark)
+        for name in ("ids", "bounds", "raw_words"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))

@@ -203,6 +203,34 @@ def test_the_draws_do_not_depend_on_the_thread_split():
     assert counts[0] == counts[1] == counts[2] and 0 < counts[0] < len(chunk.ids)
 
 
+@pytest.mark.parametrize("mode", ["sg_both", "cbow_sum_both"])
+def test_two_byte_ids_train_what_four_byte_ids_do(mode):
+    """The encoded corpus is uint16 under a vocabulary of at most 65,535 words (corpus.id_dtype): the step
+    reads either width and trains the same weights, bit for bit."""
+    model = _model(**MODES[mode], window=3, sample=0.005)
+    chunk = _chunk(model)
+    start = [a.copy() for a in (model.wv.vectors, model.syn1neg, model.syn1)]
+    results = []
+    for dtype in (np.int32, np.uint16):
+        for array, initial in zip((model.wv.vectors, model.syn1neg, model.syn1), start):
+            array[...] = initial  # on the CPU the step trains the model's arrays in place
+        with ModelWeights(model, torch.device("cpu")) as weights:
+            cfg = types.SimpleNamespace(window=3, negative=model.negative, hs=model.hs, sg=model.sg,
+                                        cbow_mean=model.cbow_mean, compute_loss=True, shrink_windows=True)
+            runner = fused.TokenSteps(fused.tokens_template(cfg, weights, weights.tables(), 8), threads=1)
+            try:
+                loss, kept = runner.run(chunk.ids.astype(dtype), chunk.bounds, 0.05, 0.01, seed=7)
+            finally:
+                runner.close()
+            results.append((loss, kept, *(t.numpy().copy() for t in (weights.syn0, weights.syn1neg,
+                                                                     weights.syn1))))
+    (loss4, kept4, *w4), (loss2, kept2, *w2) = results
+    assert (loss2, kept2) == (loss4, kept4) and 0 < kept4 < len(chunk.ids)
+    for a, b in zip(w2, w4):
+        np.testing.assert_array_equal(a, b)
+    assert np.abs(w4[0] - start[0]).max() > 1e-3  # it trained
+
+
 def test_shares_are_whole_sentences_about_equal_in_tokens():
     runner = fused.TokenSteps.__new__(fused.TokenSteps)
     runner.threads = 2
@@ -219,7 +247,7 @@ def test_bad_chunks_are_refused_naming_the_value():
         cfg = types.SimpleNamespace(window=3, negative=3, hs=0, sg=1, cbow_mean=1, compute_loss=False,
                                     shrink_windows=True)
         runner = fused.TokenSteps(fused.tokens_template(cfg, weights, weights.tables(), 8), 1)
-        with pytest.raises(TypeError, match="int32"):
+        with pytest.raises(TypeError, match="uint16 or int32 array, found int64"):
             runner.run(np.zeros(4, dtype=np.int64), np.array([0, 4]), 0.1, 0.1, 1)
         with pytest.raises(ValueError, match="from 0 to len"):
             runner.run(np.zeros(4, dtype=np.int32), np.array([0, 3], dtype=np.int64), 0.1, 0.1, 1)

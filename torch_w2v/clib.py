@@ -75,7 +75,7 @@ class W2VTokens(ctypes.Structure):
         ("syn1neg", ctypes.c_void_p),          # (V, D) float32, or NULL: no negative sampling
         ("syn1", ctypes.c_void_p),             # (V - 1, D) float32, or NULL: no hierarchical softmax
         ("lockf", ctypes.c_void_p),            # (V,) float32, or NULL
-        ("ids", ctypes.c_void_p),              # (N,) int32
+        ("ids", ctypes.c_void_p),              # (N,) uint16 or int32, as id_bytes says
         ("bounds", ctypes.c_void_p),           # (S + 1,) int64
         ("sample_int", ctypes.c_void_p),       # (V,) int64, or NULL: every token kept
         ("noise_table", ctypes.c_void_p),      # (noise_V,) int64 threshold << 32 | alias (packed_alias)
@@ -98,6 +98,7 @@ class W2VTokens(ctypes.Structure):
         ("cbow_mean", ctypes.c_int32),
         ("compute_loss", ctypes.c_int32),
         ("shrink_windows", ctypes.c_int32),
+        ("id_bytes", ctypes.c_int32),          # 2 (uint16 ids) or 4 (int32 ids)
     ]
 
 

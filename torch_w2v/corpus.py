@@ -10,8 +10,9 @@ on every read (:data:`URL_TIMEOUT`, or the ``TORCH_W2V_URL_TIMEOUT`` environment
 a server that stops answering raises ``TimeoutError`` naming the URL instead of hanging; other URLs
 (``s3://``, ``gs://``, ...) go to smart_open, whose cloud clients have their own timeouts.
 
-Training encodes the corpus once per ``train()`` call into an :class:`EncodedCorpus` (int32 ids of the
-in-vocabulary tokens plus sentence bounds) and every epoch reads that, instead of re-tokenising.
+Training encodes the corpus once per ``train()`` call into an :class:`EncodedCorpus` (ids of the
+in-vocabulary tokens, 2 bytes each under a vocabulary of at most 65,535 words and 4 bytes otherwise, plus
+sentence bounds) and every epoch reads that, instead of re-tokenising.
 """
 from __future__ import annotations
 
@@ -351,12 +352,22 @@ def sentences_of(sentences=None, corpus_file=None):
     return _Pieces(LineSentence(corpus_file)) if corpus_file is not None else sentences
 
 
+SHORT_IDS = (1 << 16) - 1  # vocabularies of at most this many words encode to uint16 ids (one value spare)
+
+
+def id_dtype(vocab_size: int) -> np.dtype:
+    """The dtype of a corpus's encoded ids: uint16 for a vocabulary of at most :data:`SHORT_IDS` words (half
+    the memory of int32; 65,535 stays free to mark a dropped token while encoding), else int32."""
+    return np.dtype(np.uint16 if vocab_size <= SHORT_IDS else np.int32)
+
+
 @dataclass
 class EncodedCorpus:
     """A corpus as ids: in-vocabulary tokens of all sentences, concatenated.
 
-    ``ids`` (N,) int32 and ``bounds`` (S+1,) int64, sentence ``s`` being ``ids[bounds[s]:bounds[s+1]]``;
-    ``raw_words`` (S,) int64 counts every token of each sentence, out-of-vocabulary ones included.
+    ``ids`` (N,) of :func:`id_dtype` (uint16 or int32) and ``bounds`` (S+1,) int64, sentence ``s`` being
+    ``ids[bounds[s]:bounds[s+1]]``; ``raw_words`` (S,) int64 counts every token of each sentence,
+    out-of-vocabulary ones included.
     Large corpora are held in memory-mapped temporary files (see :func:`encode`).
     """
     ids: np.ndarray
@@ -442,36 +453,42 @@ class _GrowingArray:
 @dataclass
 class RecordedCorpus:
     """A corpus kept by the vocabulary scan as raw ids: ``blocks`` of whole sentences, each ``(raw_ids,
-    lengths)``: (n,) int32 indexes into ``keys`` (every distinct word, in order of first appearance) and (s,)
-    int64 tokens per sentence."""
+    lengths)``: (n,) indexes into ``keys`` (every distinct word, in order of first appearance), uint16 or
+    int32, and (s,) int64 tokens per sentence."""
     blocks: list
     keys: list
 
 
 def encode_recorded(recorded: RecordedCorpus, key_to_index: dict) -> EncodedCorpus:
     """The :class:`EncodedCorpus` of a recorded corpus under the vocabulary ``key_to_index``: what
-    :func:`encode` gives for the same sentences. The blocks are mapped in place, then copied into one array
-    of exactly the kept tokens and freed one by one, so the corpus is never held twice."""
-    table = np.fromiter((key_to_index.get(w, -1) for w in recorded.keys), dtype=np.int32,
+    :func:`encode` gives for the same sentences. Two passes over the blocks: the first counts the kept
+    tokens of every sentence, the second copies them into one array of exactly the kept tokens, freeing each
+    block once copied, so the corpus is never held twice (the peak is the raw blocks plus one block's
+    temporaries)."""
+    dtype = id_dtype(len(key_to_index))
+    dropped = np.iinfo(dtype).max if dtype == np.uint16 else -1
+    table = np.fromiter((key_to_index.get(w, dropped) for w in recorded.keys), dtype=dtype,
                         count=len(recorded.keys))                                                  # (V_raw,)
     recorded.keys = []
     kept_lengths, raw_lengths, total = [], [], 0
-    for raw, lengths in recorded.blocks:               # raw (n,) int32 -> encoded ids, -1 out of vocabulary
-        raw[:] = table[raw]
+    for raw, lengths in recorded.blocks:
         kept_before = np.zeros(len(raw) + 1, dtype=np.int32)  # a block holds < 2**31 ids
-        np.cumsum(raw >= 0, out=kept_before[1:])
+        np.cumsum(table[raw] != dropped, out=kept_before[1:])                                      # (n + 1,)
         ends = np.cumsum(lengths)                                                                  # (s,)
         kept_lengths.append(kept_before[ends] - kept_before[ends - lengths])
         raw_lengths.append(lengths.copy())
         total += int(kept_before[-1])
-    ids = np.empty(total, dtype=np.int32)  # its pages become resident as the blocks are freed
+        del kept_before
+    ids = np.empty(total, dtype=dtype)  # its pages become resident as the blocks are freed
     write = 0
     while recorded.blocks:
         raw, _ = recorded.blocks.pop(0)
-        kept = raw[raw >= 0]
+        mapped = table[raw]                                                                       # (n,)
+        del raw
+        kept = mapped[mapped != dropped]
         ids[write:write + len(kept)] = kept
         write += len(kept)
-        del raw, kept
+        del mapped, kept
         release_freed_memory()  # a block freed inside the C heap stays resident until trimmed
     lengths = np.concatenate(kept_lengths) if kept_lengths else np.zeros(0, dtype=np.int64)
     bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
@@ -495,13 +512,13 @@ def encode(sentences, key_to_index: dict, spill_words: int = 1 << 26, expected_w
            expected_sentences: int | None = None) -> EncodedCorpus:
     """Map an iterable of token lists to an :class:`EncodedCorpus`; out-of-vocabulary tokens are dropped.
 
-    Past ``spill_words`` ids (default 64M, 256 MB) the ids go to a memory-mapped temporary file, so
-    memory stays bounded by the chunk size, not by the corpus size. ``expected_words`` and
+    Past ``spill_words`` ids (default 64M: 128 MB of uint16, 256 MB of int32) the ids go to a memory-mapped
+    temporary file, so memory stays bounded by the chunk size, not by the corpus size. ``expected_words`` and
     ``expected_sentences`` (the vocabulary scan's counts) size the buffers at once.
     """
     words, sentences_hint = int(expected_words or 1 << 16), int(expected_sentences or 1 << 12)
-    ids, lengths, raw = (_GrowingArray(np.int32, spill_words, words), _GrowingArray(np.int64, spill_words,
-                         sentences_hint), _GrowingArray(np.int64, spill_words, sentences_hint))
+    ids = _GrowingArray(id_dtype(len(key_to_index)), spill_words, words)
+    lengths, raw = (_GrowingArray(np.int64, spill_words, sentences_hint) for _ in range(2))
     get = key_to_index.get
     buf, buf_len, buf_raw = [], [], []
     continuing = False  # the previous item was a Partial: this one extends the same sentence

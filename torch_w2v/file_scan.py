@@ -29,20 +29,23 @@ INVALID_UTF8, NO_MEMORY = -1, -2  # w2v_scan_feed's errors
 
 class _Blocks:
     """The raw ids gathered into blocks of whole sentences of at least ``block_ids`` ids, while the corpus
-    holds at most ``record`` tokens (then nothing is kept)."""
+    holds at most ``record`` tokens (then nothing is kept). Ids are kept as uint16 while the scan has seen
+    at most 65,536 distinct words (every raw id fits), then as int32."""
 
     def __init__(self, record: int, block_ids: int):
         self.record, self.block_ids = record, block_ids
         self.blocks, self.ids, self.lengths, self.pending, self.total = [], [], [], 0, 0
 
-    def add(self, ids: np.ndarray, lengths: np.ndarray, sentence_open: bool) -> None:
+    def add(self, ids: np.ndarray, lengths: np.ndarray, sentence_open: bool, distinct: int) -> None:
+        """Keep ``ids`` (n,) int32 of sentences of ``lengths`` (s,), ``distinct`` words seen so far."""
         if self.blocks is None:
             return
         self.total += len(ids)
         if self.total > self.record:
             self.blocks = self.ids = self.lengths = None
             return
-        self.ids.append(ids.copy()), self.lengths.append(lengths.copy())
+        self.ids.append(ids.astype(np.uint16 if distinct <= 1 << 16 else np.int32))
+        self.lengths.append(lengths.copy())
         self.pending += len(ids)
         if self.pending >= self.block_ids and not sentence_open:
             self.flush()
@@ -95,7 +98,8 @@ def _scan(lib, state, path, progress_per, kept):
         total_words += n_ids.value
         sentences += n_lengths.value
         if kept is not None:
-            kept.add(ids[:n_ids.value], lengths[:n_lengths.value], lib.w2v_scan_sentence_open(state) > 0)
+            kept.add(ids[:n_ids.value], lengths[:n_lengths.value], lib.w2v_scan_sentence_open(state) > 0,
+                     lib.w2v_scan_words(state))
         if progress_per and sentences // progress_per > logged:
             logged = sentences // progress_per
             logger.info("PROGRESS: at sentence #%i, processed %i words, keeping %i word types",

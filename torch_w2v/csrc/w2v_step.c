@@ -298,7 +298,7 @@ typedef struct {
     float *syn1neg;                  /* (V, D) negative-sampling output weights; NULL: no negative sampling */
     float *syn1;                     /* (V - 1, D) hierarchical-softmax output weights; NULL: no hs */
     const float *lockf;              /* (V,) input-update scale, or NULL for all ones */
-    const int32_t *ids;              /* (N,) the chunk's tokens */
+    const void *ids;                 /* (N,) the chunk's tokens: uint16 when id_bytes == 2, int32 when 4 */
     const int64_t *bounds;           /* (S + 1,) sentence s is ids[bounds[s]:bounds[s + 1]]; bounds[0] == 0 */
     const int64_t *sample_int;       /* (V,) downsampling keep thresholds; NULL: every token kept */
     const uint64_t *noise_table;     /* (noise_V,) alias table of the noise distribution, threshold << 32 | alias */
@@ -314,6 +314,7 @@ typedef struct {
     int32_t cbow_mean;
     int32_t compute_loss;
     int32_t shrink_windows;
+    int32_t id_bytes;                /* 2 or 4: the width of ids (2 for a vocabulary of at most 65,535 words) */
 } w2v_tokens_t;
 
 /* sizeof the token step's struct, compared with ctypes.sizeof(W2VTokens) at load */
@@ -368,6 +369,23 @@ static void prefetch_centre(const w2v_tokens_t *t, const int64_t *kept, int64_t 
     prefetch_row(t->syn0 + kept[right] * (int64_t)D, D);
 }
 
+/* Copy a sentence's `length` ids into kept, dropping those downsampling discards (a token is kept when
+ * sample_int[id] >= a uniform 32-bit draw; sample_int NULL: all kept); returns how many were kept. One copy
+ * per id width, chosen once per sentence. */
+#define W2V_KEEP_TOKENS(name, id_t) \
+    static int64_t name(const id_t *ids, int64_t length, const int64_t *sample_int, uint64_t *state, \
+                        int64_t *kept) { \
+        int64_t n = 0; \
+        for (int64_t i = 0; i < length; i++) { \
+            if (sample_int && sample_int[ids[i]] < (int64_t)(splitmix64(state) >> 32)) continue; \
+            kept[n++] = ids[i]; \
+        } \
+        return n; \
+    }
+W2V_KEEP_TOKENS(keep_tokens_u16, uint16_t)
+W2V_KEEP_TOKENS(keep_tokens_i32, int32_t)
+#undef W2V_KEEP_TOKENS
+
 /* Train sentences [s_begin, s_end) of `t`; out[0] += the loss, out[1] += the kept tokens.
  * Returns 0, or -1 when its buffers cannot be allocated (nothing trained then). */
 W2V_EXPORT int w2v_train_tokens(const w2v_tokens_t *t, int64_t s_begin, int64_t s_end, double *out) {
@@ -402,14 +420,12 @@ W2V_EXPORT int w2v_train_tokens(const w2v_tokens_t *t, int64_t s_begin, int64_t 
     double loss = 0.0;
     int64_t n_kept = 0;
     for (int64_t s = s_begin; s < s_end; s++) {
-        const int32_t *ids = t->ids + t->bounds[s];
         const int64_t length = t->bounds[s + 1] - t->bounds[s];
         uint64_t state = t->seed ^ ((uint64_t)(s + 1) * 0xD1B54A32D192ED03ULL);
-        int64_t n = 0;
-        for (int64_t i = 0; i < length; i++) {
-            if (t->sample_int && t->sample_int[ids[i]] < (int64_t)(splitmix64(&state) >> 32)) continue;
-            kept[n++] = ids[i];
-        }
+        int64_t n = t->id_bytes == 2 ? keep_tokens_u16((const uint16_t *)t->ids + t->bounds[s], length, t->sample_int,
+                                                       &state, kept)
+                                     : keep_tokens_i32((const int32_t *)t->ids + t->bounds[s], length, t->sample_int,
+                                                       &state, kept);
         n_kept += n;
         c.lr = t->lr_start + (t->lr_end - t->lr_start) * (float)((double)t->bounds[s] / (double)t->N);
         if (n > 0) draw_centre(t, &state, kept[0], &draws[0]);

@@ -122,7 +122,7 @@ def make_chunk(ids: torch.Tensor, sentence_of: torch.Tensor, *,
 class TokenBatch:
     """A chunk's encoded sentences, handed whole to a step that draws downsampling, windows and noise itself
     (the token pipeline). The step writes ``kept``, the tokens it kept after downsampling."""
-    ids: np.ndarray          # (N,) int32 token ids: a view of the encoded corpus
+    ids: np.ndarray          # (N,) uint16 or int32 token ids (corpus.id_dtype): a view of the encoded corpus
     bounds: np.ndarray       # (S + 1,) int64: sentence s is ids[bounds[s]:bounds[s + 1]]; bounds[0] == 0
     kept: int = 0
 
@@ -138,4 +138,4 @@ def token_batch(ids: np.ndarray, lengths) -> TokenBatch:
     """The :class:`TokenBatch` of the tokens ``ids`` (N,) of sentences of ``lengths`` (S,) tokens."""
     bounds = np.zeros(len(lengths) + 1, dtype=np.int64)                                          # (S + 1,)
     np.cumsum(lengths, out=bounds[1:])
-    return TokenBatch(np.ascontiguousarray(ids, dtype=np.int32), bounds)
+    return TokenBatch(np.ascontiguousarray(ids), bounds)

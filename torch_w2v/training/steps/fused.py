@@ -215,16 +215,17 @@ class TokenSteps(_Threads):
         return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
     def run(self, ids: np.ndarray, bounds: np.ndarray, lr_start: float, lr_end: float, seed: int) -> tuple:
-        """Train the sentences ``bounds`` (S + 1,) int64 of ``ids`` (N,) int32; returns ``(loss, kept)``."""
-        if ids.dtype != np.int32 or not ids.flags.c_contiguous or ids.ndim != 1:
-            raise TypeError(f"ids must be a contiguous (N,) int32 array, found {ids.dtype} {ids.shape}.")
+        """Train the sentences ``bounds`` (S + 1,) int64 of ``ids`` (N,) uint16 or int32 (see
+        :func:`torch_w2v.corpus.id_dtype`); returns ``(loss, kept)``."""
+        if ids.dtype not in (np.uint16, np.int32) or not ids.flags.c_contiguous or ids.ndim != 1:
+            raise TypeError(f"ids must be a contiguous (N,) uint16 or int32 array, found {ids.dtype} {ids.shape}.")
         if bounds.dtype != np.int64 or bounds.ndim != 1 or len(bounds) < 1 or bounds[0] != 0 \
                 or bounds[-1] != len(ids):
             raise ValueError(f"bounds must be (S + 1,) int64 from 0 to len(ids) = {len(ids)}, found "
                              f"{bounds.dtype} {bounds.shape} ending at {bounds[-1] if len(bounds) else None}.")
         bounds = np.ascontiguousarray(bounds)
         t = W2VTokens.from_buffer_copy(self.template)
-        t.ids, t.bounds = ids.ctypes.data, bounds.ctypes.data
+        t.ids, t.bounds, t.id_bytes = ids.ctypes.data, bounds.ctypes.data, ids.dtype.itemsize
         t.N, t.S, t.seed = len(ids), len(bounds) - 1, int(seed) % 2**64
         t.lr_start, t.lr_end = float(lr_start), float(lr_end)
         shares = self.shares(bounds) if len(ids) else []
