@@ -89,7 +89,7 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, cor
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    assert 0 < state.stats["chunks"]
+    assert 0 < state.stats["chunks"] and (state.chunk_words, state.parts) == (4000, 1)  # the layout resumed
     resumed = Word2Vec.resume(str(checkpoint), corpus_file=str(corpus_file))
     np.testing.assert_array_equal(resumed.wv.vectors, reference.wv.vectors)
     np.testing.assert_array_equal(resumed.syn1neg, reference.syn1neg)

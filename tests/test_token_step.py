@@ -7,6 +7,7 @@ chunk) must give the same weights as the C step, in every mode; the draws must n
 sentences are split between threads; the engine must hand the step whole chunks and the learning rates at
 their ends.
 """
+import os
 import types
 
 import numpy as np
@@ -132,7 +133,7 @@ def _model(vector_size=8, **settings):
 def _chunk(model):
     index = model.wv.key_to_index
     ids = np.array([index[w] for s in SENTENCES for w in s], dtype=np.int32)
-    return batching.token_batch(ids, [len(s) for s in SENTENCES])
+    return batching.token_piece(ids, [len(s) for s in SENTENCES])
 
 
 MODES = {
@@ -170,7 +171,7 @@ def test_the_token_step_equals_the_reference(mode, variant):
         kept = reference(cfg, expected, tables, chunk.ids, chunk.bounds, 0.05, 0.01, seed=12345)
         runner = fused.TokenSteps(fused.tokens_template(cfg, weights, tables, size), threads=1)
         try:
-            loss, kept_c = runner.run(chunk.ids, chunk.bounds, 0.05, 0.01, seed=12345)
+            loss, kept_c = runner.run([(chunk.ids, chunk.bounds, 0.05, 0.01)], seed=12345)
         finally:
             runner.close()
         assert kept_c == kept
@@ -195,7 +196,7 @@ def test_the_draws_do_not_depend_on_the_thread_split():
             runner = fused.TokenSteps(fused.tokens_template(cfg, weights, weights.tables(), 8), threads)
             try:
                 assert len(runner.shares(chunk.bounds)) == min(threads, 3)
-                loss, kept = runner.run(chunk.ids, chunk.bounds, 0.025, 0.025, seed=99)
+                loss, kept = runner.run([(chunk.ids, chunk.bounds, 0.025, 0.025)], seed=99)
             finally:
                 runner.close()
         assert loss > 0
@@ -219,7 +220,7 @@ def test_two_byte_ids_train_what_four_byte_ids_do(mode):
                                         cbow_mean=model.cbow_mean, compute_loss=True, shrink_windows=True)
             runner = fused.TokenSteps(fused.tokens_template(cfg, weights, weights.tables(), 8), threads=1)
             try:
-                loss, kept = runner.run(chunk.ids.astype(dtype), chunk.bounds, 0.05, 0.01, seed=7)
+                loss, kept = runner.run([(chunk.ids.astype(dtype), chunk.bounds, 0.05, 0.01)], seed=7)
             finally:
                 runner.close()
             results.append((loss, kept, *(t.numpy().copy() for t in (weights.syn0, weights.syn1neg,
@@ -248,9 +249,9 @@ def test_bad_chunks_are_refused_naming_the_value():
                                     shrink_windows=True)
         runner = fused.TokenSteps(fused.tokens_template(cfg, weights, weights.tables(), 8), 1)
         with pytest.raises(TypeError, match="uint16 or int32 array, found int64"):
-            runner.run(np.zeros(4, dtype=np.int64), np.array([0, 4]), 0.1, 0.1, 1)
+            runner.run([(np.zeros(4, dtype=np.int64), np.array([0, 4]), 0.1, 0.1)], 1)
         with pytest.raises(ValueError, match="from 0 to len"):
-            runner.run(np.zeros(4, dtype=np.int32), np.array([0, 3], dtype=np.int64), 0.1, 0.1, 1)
+            runner.run([(np.zeros(4, dtype=np.int32), np.array([0, 3], dtype=np.int64), 0.1, 0.1)], 1)
 
 
 def test_auto_trains_tokens_unless_a_batch_size_is_given(monkeypatch):
@@ -266,9 +267,65 @@ def test_auto_trains_tokens_unless_a_batch_size_is_given(monkeypatch):
     monkeypatch.setattr(FusedStep, "__call__", spy)
     Word2Vec(SENTENCES * 20, min_count=1, vector_size=8, workers=1, epochs=2, engine="fused")
     assert {c[:2] for c in calls} == {("tokens", "TokenBatch")}
-    assert [len(c[2]) for c in calls] == [2, 2] and calls[0][2][0] > calls[0][2][1] >= calls[1][2][0]
+    assert [len(c[2]) for c in calls] == [1, 1]  # one thread: one piece a chunk, with alpha at both ends
+    (first_start, first_end), (second_start, _) = calls[0][2][0], calls[1][2][0]
+    assert first_start > first_end >= second_start
     calls.clear()
     Word2Vec(SENTENCES * 20, min_count=1, vector_size=8, workers=1, epochs=1, engine="fused", batch_size=16)
     assert {c[:2] for c in calls} == {("host", "Batch")}
     with pytest.raises(ValueError, match="pipeline='tokens' cannot feed the torch step"):
         Word2Vec(SENTENCES, min_count=1, vector_size=8, engine="torch", pipeline="tokens")
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="two training threads need two cores")
+def test_each_thread_trains_its_own_part_of_the_epoch(monkeypatch, tmp_path):
+    """With 2 threads the epoch is cut into 2 runs of whole sentences, as gensim's corpus_file workers read
+    half of the file each; chunk k holds the k-th piece of each run, the pieces of a run follow each other
+    and cover it once, and alpha falls across each run from the epoch's start, as a worker's does."""
+    from torch_w2v.training.steps.fused import FusedStep
+    calls = []
+    original = FusedStep.__call__
+
+    def spy(self, batch, lr):
+        calls.append(([(p.ids.copy(), p.bounds.copy()) for p in batch.pieces], lr))
+        return original(self, batch, lr)
+    monkeypatch.setattr(FusedStep, "__call__", spy)
+    sentences = [[f"w{(7 * i + j) % 50}" for j in range(10)] for i in range(4000)]  # 40,000 words: 2 threads
+    path = tmp_path / "corpus.txt"
+    path.write_text("".join(" ".join(s) + "\n" for s in sentences))
+    model = Word2Vec(min_count=1, vector_size=8, workers=2, epochs=1, engine="fused", chunk_words=4000)
+    model.build_vocab(corpus_file=str(path))
+    model.train(corpus_file=str(path), total_examples=len(sentences), epochs=1)
+    assert len(calls) == 10 and all(len(pieces) == 2 for pieces, _ in calls)  # 2 runs of 20,000 ids in 2,000s
+    index = model.wv.key_to_index
+    corpus = np.array([index[w] for s in sentences for w in s])
+    runs = [np.concatenate([pieces[p][0] for pieces, _ in calls]) for p in (0, 1)]
+    np.testing.assert_array_equal(np.concatenate(runs), corpus)
+    assert len(runs[0]) == len(runs[1]) == 20000
+    for p in (0, 1):
+        alphas = [a for _, lr in calls for a in lr[p]]  # start, end of each piece, in order
+        assert alphas[0] == pytest.approx(model.alpha) and all(x >= y for x, y in zip(alphas, alphas[1:]))
+        assert all(lr[p][1] == pytest.approx(calls[k + 1][1][p][0]) for k, (_, lr) in enumerate(calls[:-1]))
+    # gensim's corpus_file workers=2: each worker's alpha falls by its own progress, half of an epoch's step
+    end_of_run = model.alpha - (model.alpha - model.min_alpha) * 0.5
+    assert calls[-1][1][0][1] == pytest.approx(end_of_run) and calls[-1][1][1][1] == pytest.approx(end_of_run)
+
+
+def test_pieces_beyond_the_threads_run_one_after_another():
+    """Two pieces on one thread (no pool) or two: the same draws (kept tokens) either way."""
+    model = _model(sg=1, negative=3, sample=0.005, window=3)
+    chunk = _chunk(model)
+    half = int(chunk.bounds[len(chunk.bounds) // 2])
+    pieces = [(chunk.ids[:half], chunk.bounds[:len(chunk.bounds) // 2 + 1], 0.025, 0.02),
+              (chunk.ids[half:], chunk.bounds[len(chunk.bounds) // 2:] - half, 0.025, 0.02)]
+    kept = []
+    for threads in (1, 2):
+        with ModelWeights(model, torch.device("cpu")) as weights:
+            cfg = types.SimpleNamespace(window=3, negative=3, hs=0, sg=1, cbow_mean=1, compute_loss=False,
+                                        shrink_windows=True)
+            runner = fused.TokenSteps(fused.tokens_template(cfg, weights, weights.tables(), 8), threads)
+            try:
+                kept.append(runner.run(pieces, seed=5)[1])
+            finally:
+                runner.close()
+    assert kept[0] == kept[1] and 0 < kept[0] < len(chunk.ids)

@@ -44,6 +44,8 @@ class ResumeState:
     corpus: dict                     # {"sentences": S, "raw_words": N} of the encoded corpus
     chunk_words: int | None = None   # the chunk size stats["chunks"] counts in (the resumed run uses it);
     #                                  None: a checkpoint from before it was recorded (see chunk_size)
+    parts: int | None = None         # token pipeline: the runs of the epoch trained side by side, which chunks
+    #                                  count in too; None: before it was recorded (one run, cut per chunk)
 
     def chunk_size(self, pipeline: str) -> int:
         """The chunk size to resume with: the recorded one, or the default of the version that wrote an
@@ -80,6 +82,7 @@ class Checkpointer:
         self.signal = None
         self.saved_handlers = {}
         self.chunk_words = None  # the run's chunk size, recorded in each checkpoint (set by the trainer)
+        self.parts = None        # the run's token-pipeline parts, recorded too (set by the trainer)
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -107,7 +110,7 @@ class Checkpointer:
         payload["format"] = FORMAT
         payload["resume"] = dataclasses.asdict(ResumeState(
             dict(self.train_args), epoch, dataclasses.asdict(stats), int(trained), int(raw), self.corpus,
-            self.chunk_words))
+            self.chunk_words, self.parts))
         persist.save_payload(payload, self.path, kind="checkpoint")
         self.last = time.monotonic()
         logger.info("checkpoint saved to %s (epoch %i, chunk %i)", self.path, epoch, stats.chunks)

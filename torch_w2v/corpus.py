@@ -389,11 +389,21 @@ class EncodedCorpus:
         of ``chunk_words``: windows stop at a cut, so at most ``window`` pairs are lost on each side of
         it (0.02% of a 64k-token piece's pairs), and memory stays bounded however long the sentence.
         """
+        return self.spans(0, self.n_sentences, chunk_words)
+
+    def parts(self, n: int) -> list:
+        """``[(s_begin, s_end), ...]``: at most ``n`` runs of whole sentences about equal in ids, covering
+        the corpus in order (the token pipeline's threads each train one, as gensim's ``corpus_file``
+        workers each read their part of the file)."""
+        return sentence_runs(self.bounds, n)
+
+    def spans(self, s_begin: int, s_end: int, chunk_words: int):
+        """:meth:`chunks` of sentences ``[s_begin, s_end)`` only."""
         bounds, raw = self.bounds, self.raw_words
-        s, n = 0, self.n_sentences
+        s, n = s_begin, s_end
         while s < n:
             lo = int(bounds[s])
-            e = int(np.searchsorted(bounds, lo + chunk_words, side="right")) - 1
+            e = min(int(np.searchsorted(bounds, lo + chunk_words, side="right")) - 1, n)
             if e > s:
                 yield Span(lo, int(bounds[e]), np.diff(bounds[s:e + 1]), e - s, int(raw[s:e].sum()))
                 s = e
@@ -404,6 +414,20 @@ class EncodedCorpus:
                 raw_share = total_raw * b // length - total_raw * a // length
                 yield Span(lo + a, lo + b, np.array([b - a]), int(b == length), raw_share)
             s += 1
+
+
+def sentence_runs(bounds: np.ndarray, n: int) -> list:
+    """``[(s_begin, s_end), ...]``: at most ``n`` runs of whole sentences of ``bounds`` (S + 1,) (sentence
+    ``s`` holds ids ``bounds[s]:bounds[s + 1]``), about equal in ids: each cut at the sentence end nearest
+    its share; empty runs are left out."""
+    S, N = len(bounds) - 1, int(bounds[-1])
+    if S == 0 or n <= 1:
+        return [(0, S)] if S else []
+    targets = np.array([N * t // n for t in range(1, n)], dtype=np.int64)
+    cuts = np.clip(np.searchsorted(bounds, targets), 1, max(S, 1))       # bounds[cut - 1] < target <= bounds[cut]
+    nearer = targets - bounds[cuts - 1] < bounds[cuts] - targets          # the sentence end nearest the target
+    edges = sorted({0, S, *(int(c) for c in cuts - nearer)})
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
 
 
 @dataclass

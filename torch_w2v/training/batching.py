@@ -119,11 +119,21 @@ def make_chunk(ids: torch.Tensor, sentence_of: torch.Tensor, *,
 
 
 @dataclass
-class TokenBatch:
-    """A chunk's encoded sentences, handed whole to a step that draws downsampling, windows and noise itself
-    (the token pipeline). The step writes ``kept``, the tokens it kept after downsampling."""
+class TokenPiece:
+    """A run of whole sentences of the encoded corpus, trained by one call of the token step."""
     ids: np.ndarray          # (N,) uint16 or int32 token ids (corpus.id_dtype): a view of the encoded corpus
     bounds: np.ndarray       # (S + 1,) int64: sentence s is ids[bounds[s]:bounds[s + 1]]; bounds[0] == 0
+    start: float = 0.0       # the share of its part of the epoch done before it (0..1: sets alpha)
+    end: float = 1.0         # ... and after it
+
+
+@dataclass
+class TokenBatch:
+    """One chunk of the token pipeline: a piece of each part of the epoch, handed whole to a step that draws
+    downsampling, windows and noise itself. Each piece goes to its own thread (gensim's ``corpus_file``
+    workers each train their part of the file). The step writes ``kept``, the tokens it kept after
+    downsampling."""
+    pieces: list             # [TokenPiece], at most one per part
     kept: int = 0
 
     def batches(self):
@@ -134,8 +144,8 @@ class TokenBatch:
         return self.kept
 
 
-def token_batch(ids: np.ndarray, lengths) -> TokenBatch:
-    """The :class:`TokenBatch` of the tokens ``ids`` (N,) of sentences of ``lengths`` (S,) tokens."""
+def token_piece(ids: np.ndarray, lengths, start: float = 0.0, end: float = 1.0) -> TokenPiece:
+    """The :class:`TokenPiece` of the tokens ``ids`` (N,) of sentences of ``lengths`` (S,) tokens."""
     bounds = np.zeros(len(lengths) + 1, dtype=np.int64)                                          # (S + 1,)
     np.cumsum(lengths, out=bounds[1:])
-    return TokenBatch(np.ascontiguousarray(ids), bounds)
+    return TokenPiece(np.ascontiguousarray(ids), bounds, start, end)

@@ -10,6 +10,7 @@ sync; the device pipeline reads one number back per chunk (its kept-token count)
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import queue
 import threading
@@ -116,6 +117,18 @@ class EpochStats:
 
 
 @dataclass
+class _Done:
+    """Sentences and raw words: of a run of the corpus, or done of it."""
+    sentences: int
+    raw_words: int
+
+    def share(self, total: _Done, by_sentences: bool) -> float:
+        """This much of ``total``, by sentences or by raw words (the schedule's units), 0..1."""
+        mine, whole = (self.sentences, total.sentences) if by_sentences else (self.raw_words, total.raw_words)
+        return mine / whole if whole else 1.0
+
+
+@dataclass
 class Tables:
     """Per-word tables the steps read (built by :func:`torch_w2v.training.weights.tables`)."""
     sample_int: torch.Tensor | None = None   # (V,) int64 keep thresholds; None = nothing downsampled
@@ -152,6 +165,9 @@ class Engine:
                  averager=None):
         self.cfg, self.step, self.tables, self.device = cfg, step, tables, device
         self.seed, self.prefetch, self.averager = int(seed), prefetch, averager
+        # token pipeline: the runs of the epoch trained side by side (a checkpoint records it: see trainer)
+        self.parts = max(1, int(getattr(step, "threads", 1) or 1))
+        self.by_sentences = False  # the schedule's units (set by run_epoch)
         self.device_corpus = None  # the corpus uploaded once per train() (device pipeline)
         # host pipeline: one producer for the remaining epochs, so the next epoch's first chunk is made while
         # this one trains (a corpus of one chunk, such as gensim's Lee, otherwise waits for it every epoch);
@@ -178,11 +194,40 @@ class Engine:
                 shrink_windows=self.cfg.shrink_windows, batch_size=self.cfg.batch_size,
                 generator=self._generator(epoch, index, 0))
 
+    def _token_pieces(self, corpus: EncodedCorpus):
+        """The token pipeline's layout: the epoch cut into ``parts`` runs of whole sentences (one per thread,
+        as gensim's ``corpus_file`` workers each read their part of the file), each run into spans of
+        ``chunk_words / parts`` ids; chunk k is the k-th span of every run. Yields, per chunk, a list of
+        ``(span, start, end)``: ``start``/``end`` the share of its run's units (sentences or raw words, as
+        the schedule counts) done before and after it."""
+        runs = corpus.parts(self.parts)
+        size = max(1, self.cfg.chunk_words // max(1, len(runs)))
+        totals = [_Done(b - a, int(corpus.raw_words[a:b].sum())) for a, b in runs]
+        done = [_Done(0, 0) for _ in runs]
+        for group in itertools.zip_longest(*(corpus.spans(a, b, size) for a, b in runs)):
+            pieces = []
+            for p, span in enumerate(group):
+                if span is not None:
+                    after = _Done(done[p].sentences + span.sentences, done[p].raw_words + span.raw_words)
+                    pieces.append((span, done[p].share(totals[p], self.by_sentences),
+                                   after.share(totals[p], self.by_sentences)))
+                    done[p] = after
+            yield pieces
+
     def _token_chunks(self, corpus: EncodedCorpus, first_chunk: int):
-        """Yield ``(index, span, TokenBatch)`` from ``first_chunk`` on: views of the encoded corpus."""
-        for index, span in enumerate(corpus.chunks(self.cfg.chunk_words)):
+        """Yield ``(index, totals, TokenBatch)`` from ``first_chunk`` on: views of the encoded corpus."""
+        for index, pieces in enumerate(self._token_pieces(corpus)):
             if index >= first_chunk:
-                yield index, span, batching.token_batch(corpus.ids[span.lo:span.hi], span.lengths)
+                span = _Done(sum(s.sentences for s, _, _ in pieces), sum(s.raw_words for s, _, _ in pieces))
+                yield index, span, batching.TokenBatch(
+                    [batching.token_piece(corpus.ids[s.lo:s.hi], s.lengths, start, end)
+                     for s, start, end in pieces])
+
+    def chunk_count(self, corpus: EncodedCorpus) -> int:
+        """The chunks of an epoch over ``corpus``."""
+        if self.step.pipeline == "tokens":
+            return sum(1 for _ in self._token_pieces(corpus))
+        return sum(1 for _ in corpus.chunks(self.cfg.chunk_words))
 
     def _device_chunks(self, corpus: EncodedCorpus, epoch: int, first_chunk: int):
         """Yield ``(index, span, Plan)`` from ``first_chunk`` on, made on the training device."""
@@ -238,19 +283,23 @@ class Engine:
         ``resume``: the stats of a checkpoint taken in this epoch; training goes on from its next chunk.
         """
         stats = EpochStats() if resume is None else dataclasses.replace(resume)
+        self.by_sentences = schedule.by_sentences
         start = time.perf_counter() - stats.seconds
         self.step.loss.fill_(stats.loss)
         if self.averager is not None:
-            self.averager.begin_epoch(sum(1 for _ in corpus.chunks(self.cfg.chunk_words)))
+            self.averager.begin_epoch(self.chunk_count(corpus))
         for index, span, chunk in self._chunks(corpus, epoch, stats.chunks, schedule.epochs):
             self.step.begin_chunk(self._generator(epoch, index, 1, self.device))
             units = span.sentences if schedule.by_sentences else span.raw_words
             done = stats.sentences if schedule.by_sentences else stats.raw_words
             for position, batch in chunk.batches():
-                lr = schedule.alpha(epoch, done + position * units)
-                if self.step.pipeline == "tokens":  # one batch, the whole chunk: alpha falls across it
-                    lr = (lr, schedule.alpha(epoch, done + units))
-                self.step(batch, lr)
+                if self.step.pipeline == "tokens":  # one batch, the whole chunk: alpha falls across each
+                    # piece as its run progresses, the run's share scaled to the epoch's units
+                    epoch_units = corpus.n_sentences if schedule.by_sentences else corpus.total_raw_words
+                    self.step(batch, [(schedule.alpha(epoch, piece.start * epoch_units),
+                                       schedule.alpha(epoch, piece.end * epoch_units)) for piece in batch.pieces])
+                    continue
+                self.step(batch, schedule.alpha(epoch, done + position * units))
             if self.averager is not None:
                 self.averager.after_chunk(index)
             stats.chunks = index + 1

@@ -113,6 +113,10 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
             engine = Engine(step.cfg, step, tables, seed=mix_seed(model._seed_value(), model.train_count, 0, 12345)
                             + 7_777_777 * distributed.rank(), device=device, prefetch=int(request.queue_factor),
                             averager=averager)
+            if resume is not None:  # lay the epoch out as the checkpoint's run did
+                engine.parts = resume.parts or 1
+            if saver is not None:
+                saver.parts = engine.parts
             progress = Progress(model, request.epochs, encoded, encoded.total_raw_words if parallel
                                 else (request.total_words or encoded.total_raw_words),
                                 report_delay=request.report_delay, bar=model.progress and distributed.rank() == 0,

@@ -34,6 +34,7 @@ import torch
 # the loader and the structs live in clib; EXTENSION, FIX, SOURCES and available are its names here too
 from ...clib import EXTENSION, FIX, SOURCES, W2VBatch, W2VHead, W2VTokens, available, load, unavailable_reason  # noqa: F401,E501
 from ...config import MAX_EXP
+from ...corpus import sentence_runs
 from .base import Step
 from .torch_step import Head
 
@@ -111,7 +112,10 @@ class _Threads:
             if self.threads > 1 else None
 
     def fan_out(self, call, n: int) -> list:
-        """``[call(0), ..., call(n - 1)]``: call(0) on the calling thread, the others on the pool at once."""
+        """``[call(0), ..., call(n - 1)]``: call(0) on the calling thread, the others on the pool at once
+        (one after another when there is no pool)."""
+        if self.pool is None:
+            return [call(k) for k in range(n)]
         futures = [self.pool.submit(call, k) for k in range(1, n)]
         return ([call(0)] if n else []) + [f.result() for f in futures]
 
@@ -197,26 +201,47 @@ class FusedSteps(_Threads):
 
 
 class TokenSteps(_Threads):
-    """Runs the token step (``w2v_train_tokens``) on ``threads`` threads, each on a contiguous share of a
-    chunk's sentences (about equal in tokens), as gensim's ``corpus_file`` workers each read their part of
-    the file. One call per thread per chunk."""
+    """Runs the token step (``w2v_train_tokens``) on ``threads`` threads: each piece of a chunk (one per part
+    of the epoch, see :class:`~torch_w2v.training.batching.TokenBatch`) on its own thread, or, with fewer
+    pieces than threads, each piece cut into contiguous shares of whole sentences about equal in tokens.
+    One call per thread per chunk."""
 
     def __init__(self, template: W2VTokens, threads: int):
         super().__init__(threads)
         self.template = template
 
-    def shares(self, bounds: np.ndarray) -> list:
-        """``[(s_begin, s_end), ...]``: at most ``threads`` runs of whole sentences, about equal in tokens."""
-        S, N = len(bounds) - 1, int(bounds[-1])
-        targets = np.array([N * t // self.threads for t in range(1, self.threads)], dtype=np.int64)
-        cuts = np.clip(np.searchsorted(bounds, targets), 1, max(S, 1))       # bounds[cut - 1] < target <= bounds[cut]
-        nearer = targets - bounds[cuts - 1] < bounds[cuts] - targets          # the sentence end nearest the target
-        edges = sorted({0, S, *(int(c) for c in cuts - nearer)})
-        return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+    def shares(self, bounds: np.ndarray, n: int | None = None) -> list:
+        """``[(s_begin, s_end), ...]``: at most ``n`` (default ``threads``) runs of whole sentences about equal
+        in tokens."""
+        return sentence_runs(bounds, self.threads if n is None else n)
 
-    def run(self, ids: np.ndarray, bounds: np.ndarray, lr_start: float, lr_end: float, seed: int) -> tuple:
-        """Train the sentences ``bounds`` (S + 1,) int64 of ``ids`` (N,) uint16 or int32 (see
-        :func:`torch_w2v.corpus.id_dtype`); returns ``(loss, kept)``."""
+    def run(self, pieces: list, seed: int) -> tuple:
+        """Train ``pieces``, each ``(ids, bounds, lr_start, lr_end)``: the sentences ``bounds`` (S + 1,) int64
+        of ``ids`` (N,) uint16 or int32 (see :func:`torch_w2v.corpus.id_dtype`), alpha falling from
+        lr_start to lr_end across it. Piece ``p`` draws from ``seed`` mixed with ``p``. Returns
+        ``(loss, kept)``."""
+        structs, jobs = [], []
+        for p, (ids, bounds, lr_start, lr_end) in enumerate(pieces):
+            t = self._struct(ids, bounds, lr_start, lr_end, (int(seed) + p * 0x9E3779B97F4A7C15) % 2**64)
+            structs.append((t, ids, bounds))  # ids, bounds and t stay referenced until every call returns
+            share = self.threads // len(pieces) + (p < self.threads % len(pieces))
+            jobs += [(t, a, b) for a, b in (self.shares(t.bounds_array, max(1, share)) if len(ids) else [])]
+        out = np.zeros((max(len(jobs), 1), 2), dtype=np.float64)     # (jobs, 2): loss, kept tokens
+
+        def call(k: int) -> int:
+            t, begin, end = jobs[k]
+            return self.lib.w2v_train_tokens(ctypes.byref(t), begin, end,
+                                             out[k].ctypes.data_as(ctypes.POINTER(ctypes.c_double)))
+        status = self.fan_out(call, len(jobs))
+        if any(status):
+            longest = max(int(np.diff(b).max()) for _, _, b in structs if len(b) > 1)
+            raise MemoryError(f"the fused step could not allocate its buffers for a chunk of "
+                              f"{sum(len(i) for _, i, _ in structs)} tokens (longest sentence {longest} tokens); "
+                              f"lower chunk_words.")
+        return float(out[:, 0].sum()), int(out[:, 1].sum())
+
+    def _struct(self, ids, bounds, lr_start, lr_end, seed) -> W2VTokens:
+        """The template with one piece's ids, bounds, learning rates and seed, checked."""
         if ids.dtype not in (np.uint16, np.int32) or not ids.flags.c_contiguous or ids.ndim != 1:
             raise TypeError(f"ids must be a contiguous (N,) uint16 or int32 array, found {ids.dtype} {ids.shape}.")
         if bounds.dtype != np.int64 or bounds.ndim != 1 or len(bounds) < 1 or bounds[0] != 0 \
@@ -226,20 +251,10 @@ class TokenSteps(_Threads):
         bounds = np.ascontiguousarray(bounds)
         t = W2VTokens.from_buffer_copy(self.template)
         t.ids, t.bounds, t.id_bytes = ids.ctypes.data, bounds.ctypes.data, ids.dtype.itemsize
-        t.N, t.S, t.seed = len(ids), len(bounds) - 1, int(seed) % 2**64
+        t.N, t.S, t.seed = len(ids), len(bounds) - 1, seed
         t.lr_start, t.lr_end = float(lr_start), float(lr_end)
-        shares = self.shares(bounds) if len(ids) else []
-        out = np.zeros((max(len(shares), 1), 2), dtype=np.float64)     # (threads, 2): loss, kept tokens
-
-        def call(k: int) -> int:
-            begin, end = shares[k]
-            return self.lib.w2v_train_tokens(ctypes.byref(t), begin, end,
-                                             out[k].ctypes.data_as(ctypes.POINTER(ctypes.c_double)))
-        status = self.fan_out(call, len(shares))  # ids, bounds and t stay referenced until every call returns
-        if any(status):
-            raise MemoryError(f"the fused step could not allocate its buffers for a chunk of {len(ids)} tokens "
-                              f"(longest sentence {int(np.diff(bounds).max())} tokens); lower chunk_words.")
-        return float(out[:, 0].sum()), int(out[:, 1].sum())
+        t.bounds_array = bounds  # keeps the contiguous bounds alive with the struct
+        return t
 
 
 def tokens_template(cfg, weights, tables, dim: int) -> W2VTokens:
@@ -327,9 +342,10 @@ class FusedStep(Step):
         self.capacity = capacity
 
     def __call__(self, batch, lr) -> None:
-        if self.pipeline == "tokens":  # a TokenBatch, lr = (alpha at its start, alpha at its end)
+        if self.pipeline == "tokens":  # a TokenBatch, lr = [(alpha at a piece's start, at its end)] per piece
             seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))   # keyed by the chunk
-            loss, batch.kept = self.runner.run(batch.ids, batch.bounds, *lr, seed)
+            loss, batch.kept = self.runner.run([(piece.ids, piece.bounds, *piece_lr)
+                                                for piece, piece_lr in zip(batch.pieces, lr)], seed)
             if self.cfg.compute_loss:
                 self.loss += loss
             return
