@@ -284,6 +284,7 @@ class Engine:
         """
         stats = EpochStats() if resume is None else dataclasses.replace(resume)
         self.by_sentences = schedule.by_sentences
+        epoch_units = corpus.n_sentences if schedule.by_sentences else corpus.total_raw_words
         start = time.perf_counter() - stats.seconds
         self.step.loss.fill_(stats.loss)
         if self.averager is not None:
@@ -295,7 +296,6 @@ class Engine:
             for position, batch in chunk.batches():
                 if self.step.pipeline == "tokens":  # one batch, the whole chunk: alpha falls across each
                     # piece as its run progresses, the run's share scaled to the epoch's units
-                    epoch_units = corpus.n_sentences if schedule.by_sentences else corpus.total_raw_words
                     self.step(batch, [(schedule.alpha(epoch, piece.start * epoch_units),
                                        schedule.alpha(epoch, piece.end * epoch_units)) for piece in batch.pieces])
                     continue
