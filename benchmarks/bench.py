@@ -426,16 +426,32 @@ def summarize(results: list[dict]) -> list[dict]:
             timed.append(row)
         for key in dict.fromkeys(_row_key(r) for r in timed):
             row = _mean_row([r for r in timed if _row_key(r) == key], ("speed_ratio", "cpu_ratio"))
-            for k in ("analogy", "ws353", "simlex"):
+            for k in QUALITY:
                 row[f"delta_{k}"] = row[k] - base[k]
+                row[f"delta_{k}_se"] = _standard_error(row, base, k)
             rows.append(row)
     return rows
 
 
+QUALITY = ("analogy", "ws353", "simlex")
+
+
+def _standard_error(row: dict, base: dict, key: str) -> float:
+    """The standard error of ``row[key] - base[key]``, a difference of two means over independent runs:
+    sqrt(sd_a**2 / n_a + sd_b**2 / n_b); NaN unless both means have 2 runs or more. A difference of about
+    twice this is what the seeds alone give one time in twenty."""
+    if row["runs"] < 2 or base["runs"] < 2:
+        return math.nan
+    return math.sqrt(row[f"{key}_sd"] ** 2 / row["runs"] + base[f"{key}_sd"] ** 2 / base["runs"])
+
+
 def _mean_row(runs: list[dict], extra=()) -> dict:
-    """The first run's fields with the metrics averaged over ``runs`` and their spread recorded."""
+    """The first run's fields with the metrics averaged over ``runs`` and their spread recorded (the
+    quality scores' standard deviation over the runs too, when there are 2 or more)."""
     row = dict(runs[0])
     row.update({k: statistics.fmean(r[k] for r in runs) for k in (*METRICS, *extra)})
+    if len(runs) > 1:
+        row.update({f"{k}_sd": statistics.stdev(r[k] for r in runs) for k in QUALITY})
     row.update(runs=len(runs), seeds=sorted({r.get("seed", 1) for r in runs}),
                seconds_min=min(r["seconds"] for r in runs), seconds_max=max(r["seconds"] for r in runs),
                cpu_min=min(r["cpu_seconds"] for r in runs), cpu_max=max(r["cpu_seconds"] for r in runs),
@@ -445,6 +461,13 @@ def _mean_row(runs: list[dict], extra=()) -> dict:
 
 def _num(value, fmt: str) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
+
+
+def _delta(row: dict, key: str, scale: float, fmt: str, se_fmt: str) -> str:
+    """``+0.012 ± 0.009``: a quality delta and its standard error (the delta alone without one)."""
+    text = _num(scale * row[f"delta_{key}"], fmt)
+    se = row.get(f"delta_{key}_se", math.nan)
+    return text if math.isnan(se) else f"{text} ± {scale * se:{se_fmt}}"
 
 
 def _secs(value: float) -> str:
@@ -484,8 +507,8 @@ def markdown(rows: list[dict], bandwidth: float | None = None) -> str:
                     notes.append(f"{impl} {r['mode']} on {corpus}: {r['runs']} seeds, "
                                  f"{_secs(r['seconds_min'])}–{_secs(r['seconds_max'])} s, analogies "
                                  f"{100 * r['analogy_min']:.1f}–{100 * r['analogy_max']:.1f}%")
-            deltas = (_num(100 * r["delta_analogy"], "+.1f"), _num(r["delta_ws353"], "+.3f"),
-                      _num(r["delta_simlex"], "+.3f"))
+            deltas = (_delta(r, "analogy", 100, "+.1f", ".1f"), _delta(r, "ws353", 1, "+.3f", ".3f"),
+                      _delta(r, "simlex", 1, "+.3f", ".3f"))
         peak = f"{r['peak_rss_mb']:.0f}" + (f" (GPU {r['cuda_peak_mb']:.0f})" if "cuda_peak_mb" in r else "")
         lines.append(
             f"| {corpus} | {r['mode']} | {impl} | {step} | {r['runs']} | {_secs(r['seconds'])} "
@@ -494,6 +517,10 @@ def markdown(rows: list[dict], bandwidth: float | None = None) -> str:
             f"| {r['peak_above_import_mb']:.0f} "
             f"| {_num(100 * r['analogy'], '.1f')} | {deltas[0]} | {_num(r['ws353'], '.3f')} | {deltas[1]} "
             f"| {_num(r['simlex'], '.3f')} | {deltas[2]} |")
+    if any(not math.isnan(r.get(f"delta_{k}_se", math.nan)) for r in rows for k in QUALITY):
+        notes.insert(0, "± after a quality delta: its standard error (each side's standard deviation over its "
+                        "runs, squared, over its run count, summed, square root); seeds alone give a delta of "
+                        "twice it one time in twenty")
     return "\n".join(lines + [""] + notes + gpu_table(rows, bandwidth))
 
 

@@ -4,6 +4,7 @@ import gzip
 import json
 import math
 import random
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -210,6 +211,26 @@ def test_rows_average_their_seeds_per_corpus():
     assert (rows[1]["analogy_min"], rows[1]["analogy_max"]) == (0.4, 0.6)
     assert rows[3]["speed_ratio"] == pytest.approx(2.0)
     assert "2 seeds, 2.5–5 s, analogies 40.0–60.0%" in bench.markdown(rows)
+
+
+def test_quality_deltas_carry_their_standard_error():
+    """With 2 runs or more on both sides a delta gets sqrt(sd_a**2 / n_a + sd_b**2 / n_b) and the table
+    prints it after the delta; with one run it stays a bare delta."""
+    results = [_row("gensim", 10.0, seed=1), _row("torch_w2v", 5.0, analogy=0.6, seed=1),
+               _row("gensim", 10.0, seed=2), _row("torch_w2v", 5.0, analogy=0.4, seed=2),
+               _row("gensim", 10.0, seed=3)]
+    for r, ws in zip(results, (0.30, 0.40, 0.32, 0.44, 0.34)):
+        r["ws353"] = ws
+    rows = bench.summarize(results)
+    sd_gensim, sd_ours = statistics.stdev([0.30, 0.32, 0.34]), statistics.stdev([0.40, 0.44])
+    expected = math.sqrt(sd_gensim ** 2 / 3 + sd_ours ** 2 / 2)
+    assert rows[1]["delta_ws353"] == pytest.approx(0.42 - 0.32)
+    assert rows[1]["delta_ws353_se"] == pytest.approx(expected)
+    assert rows[1]["delta_analogy_se"] == pytest.approx(math.sqrt(0.0 / 3 + statistics.stdev([0.6, 0.4]) ** 2 / 2))
+    table = bench.markdown(rows)
+    assert f"| +0.100 ± {expected:.3f} |" in table and "± after a quality delta" in table
+    single = bench.summarize(results[:3])
+    assert math.isnan(single[1]["delta_ws353_se"]) and "±" not in bench.markdown(single)
 
 
 def test_plan_repeats_torch_w2v_runs_per_seed_between_gensim_runs():
