@@ -58,8 +58,8 @@ print("finished", flush=True)
 """
 
 
-def _start_trainer(tmp_path, corpus_file, checkpoint):
-    script = TRAINER.format(settings=SETTINGS, corpus=str(corpus_file), checkpoint=str(checkpoint))
+def _start_trainer(tmp_path, corpus_file, checkpoint, settings=SETTINGS):
+    script = TRAINER.format(settings=settings, corpus=str(corpus_file), checkpoint=str(checkpoint))
     return subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=tmp_path)
 
@@ -95,6 +95,32 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, cor
     np.testing.assert_array_equal(resumed.syn1neg, reference.syn1neg)
     assert resumed.epoch_losses == pytest.approx(reference.epoch_losses, rel=1e-9)
     assert resumed.wv.index_to_key == reference.wv.index_to_key
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="two training threads need two cores")
+def test_a_two_thread_run_resumes_with_its_layout(tmp_path, corpus_file):
+    """With 2 threads each trains its own part of the epoch (a piece of each per chunk); the checkpoint
+    records that, and the resumed run lays the epoch out the same way: its downsampling draws, keyed by
+    chunk and piece, keep exactly the tokens an uninterrupted run keeps (the vectors themselves differ
+    between any two 2-thread runs: Hogwild)."""
+    from torch_w2v import checkpoint as ck
+    settings = dict(SETTINGS, workers=2)
+    reference = tmp_path / "reference.ckpt"
+    model = Word2Vec(**settings)
+    model.build_vocab(corpus_file=str(corpus_file))
+    model.train(corpus_file=str(corpus_file), total_words=model.corpus_total_words, epochs=model.epochs,
+                checkpoint=str(reference), checkpoint_every=1e9)
+    _, done = ck.read(reference)
+    checkpoint = tmp_path / "run.ckpt"
+    proc = _start_trainer(tmp_path, corpus_file, checkpoint, settings)
+    state = _wait_for_epoch(checkpoint, 1, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert (state.chunk_words, state.parts) == (4000, 2)
+    Word2Vec.resume(str(checkpoint), corpus_file=str(corpus_file))
+    _, resumed = ck.read(checkpoint)
+    assert resumed.epoch == done.epoch == SETTINGS["epochs"]
+    assert (resumed.trained, resumed.raw) == (done.trained, done.raw) and 0 < done.trained < done.raw
 
 
 def test_sigterm_saves_a_checkpoint_and_exits_143(tmp_path, corpus_file):
