@@ -483,6 +483,48 @@ class RecordedCorpus:
     keys: list
 
 
+class RecordBlocks:
+    """The vocabulary scan's record of a corpus as raw ids, gathered into blocks of whole sentences of at
+    least ``block_ids`` ids while the corpus holds at most ``limit`` tokens (past it nothing is kept). Ids
+    are stored as uint16 while the scan has seen at most 65,536 distinct words (every raw id fits), then
+    as int32. Blocks are never copied into a larger one, so the corpus is never held twice."""
+
+    def __init__(self, limit: int, block_ids: int):
+        self.limit, self.block_ids = limit, block_ids
+        self.blocks, self.ids, self.lengths, self.pending, self.total = [], [], [], 0, 0
+
+    def add(self, ids: np.ndarray, lengths: np.ndarray, sentence_open: bool, distinct: int) -> list | None:
+        """Keep the raw ids (n,) of sentences of ``lengths`` (s,) tokens, ``distinct`` words seen so far
+        (``sentence_open``: the last sentence goes on in the next call). Returns None, or, the first time
+        the corpus passes ``limit``, every raw id array seen so far (``ids`` last; to count words from),
+        and from then on keeps nothing."""
+        if self.blocks is None:
+            return None
+        self.total += len(ids)
+        if self.total > self.limit:
+            seen = [raw for raw, _ in self.blocks] + self.ids + [ids]
+            self.blocks = self.ids = self.lengths = None
+            return seen
+        self.ids.append(ids.astype(np.uint16 if distinct <= 1 << 16 else np.int32))
+        self.lengths.append(np.array(lengths, dtype=np.int64))
+        self.pending += len(ids)
+        if self.pending >= self.block_ids and not sentence_open:
+            self._flush()
+        return None
+
+    def _flush(self) -> None:
+        if self.ids:
+            self.blocks.append((np.concatenate(self.ids), np.concatenate(self.lengths)))
+            self.ids, self.lengths, self.pending = [], [], 0
+
+    def finish(self, keys: list) -> RecordedCorpus | None:
+        """The :class:`RecordedCorpus` under the raw vocabulary ``keys``, or None past the limit."""
+        if self.blocks is None:
+            return None
+        self._flush()
+        return RecordedCorpus(self.blocks, keys)
+
+
 def encode_recorded(recorded: RecordedCorpus, key_to_index: dict) -> EncodedCorpus:
     """The :class:`EncodedCorpus` of a recorded corpus under the vocabulary ``key_to_index``: what
     :func:`encode` gives for the same sentences. Two passes over the blocks: the first counts the kept

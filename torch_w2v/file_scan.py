@@ -19,41 +19,12 @@ import logging
 import numpy as np
 
 from .clib import load
-from .corpus import LineSentence, RecordedCorpus, read_blocks
+from .corpus import LineSentence, RecordBlocks, read_blocks
 from .vocab import RECORD_BLOCK, ScanResult
 
 logger = logging.getLogger("torch_w2v")
 
 INVALID_UTF8, NO_MEMORY = -1, -2  # w2v_scan_feed's errors
-
-
-class _Blocks:
-    """The raw ids gathered into blocks of whole sentences of at least ``block_ids`` ids, while the corpus
-    holds at most ``record`` tokens (then nothing is kept). Ids are kept as uint16 while the scan has seen
-    at most 65,536 distinct words (every raw id fits), then as int32."""
-
-    def __init__(self, record: int, block_ids: int):
-        self.record, self.block_ids = record, block_ids
-        self.blocks, self.ids, self.lengths, self.pending, self.total = [], [], [], 0, 0
-
-    def add(self, ids: np.ndarray, lengths: np.ndarray, sentence_open: bool, distinct: int) -> None:
-        """Keep ``ids`` (n,) int32 of sentences of ``lengths`` (s,), ``distinct`` words seen so far."""
-        if self.blocks is None:
-            return
-        self.total += len(ids)
-        if self.total > self.record:
-            self.blocks = self.ids = self.lengths = None
-            return
-        self.ids.append(ids.astype(np.uint16 if distinct <= 1 << 16 else np.int32))
-        self.lengths.append(lengths.copy())
-        self.pending += len(ids)
-        if self.pending >= self.block_ids and not sentence_open:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.blocks is not None and self.ids:
-            self.blocks.append((np.concatenate(self.ids), np.concatenate(self.lengths)))
-            self.ids, self.lengths, self.pending = [], [], 0
 
 
 def scan_file(path, progress_per: int = 10000, record: int = 0, block_ids: int = RECORD_BLOCK):
@@ -70,7 +41,7 @@ def scan_file(path, progress_per: int = 10000, record: int = 0, block_ids: int =
     if not state:
         raise MemoryError("torch_w2v: no memory for the vocabulary scan's tables.")
     try:
-        return _scan(lib, state, path, progress_per, _Blocks(record, block_ids) if record > 0 else None)
+        return _scan(lib, state, path, progress_per, RecordBlocks(record, block_ids) if record > 0 else None)
     finally:
         lib.w2v_scan_free(state)
 
@@ -110,8 +81,5 @@ def _scan(lib, state, path, progress_per, kept):
     counts = np.empty(lib.w2v_scan_words(state), dtype=np.int64)
     lib.w2v_scan_export(state, words, counts.ctypes.data)
     keys = words.raw.decode("utf-8").split("\n")[:-1]  # valid UTF-8, checked by the scan
-    recorded = None
-    if kept is not None and kept.blocks is not None:
-        kept.flush()
-        recorded = RecordedCorpus(kept.blocks, keys)
+    recorded = kept.finish(keys) if kept is not None else None
     return ScanResult(dict(zip(keys, counts.tolist())), total_words, sentences, 1, recorded)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from gensim import utils as gensim_utils
 
-from .corpus import RecordedCorpus, is_partial, open_input
+from .corpus import RecordBlocks, RecordedCorpus, is_partial, open_input
 
 SENTENCE_END = "</s>"  # word2vec.c's end-of-sentence token: the first line of its vocabulary files
 RECORD_BLOCK = 1 << 20  # raw ids per block of scan(record=...) (4 MB)
@@ -63,10 +63,9 @@ def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000, rec
     """
     vocab = Counter()
     index = defaultdict(itertools.count().__next__) if record and not max_vocab_size else None
-    # raw ids in blocks of whole sentences (4 bytes a token): one growing array would be copied by realloc
-    # when it moves, holding the corpus twice for a moment; blocks are never copied
-    blocks, ids = [], array.array("i")
-    lengths = array.array("q")  # tokens per sentence
+    kept = RecordBlocks(record, RECORD_BLOCK) if index is not None else None
+    # a sentence's raw ids and length go to these arrays, handed to `kept` a block at a time
+    ids, lengths = array.array("i"), array.array("q")
     continuing = False
     total_words = 0
     min_reduce = 1
@@ -103,33 +102,32 @@ def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000, rec
             else:
                 lengths.append(n)
             continuing = is_partial(sentence)
-            if total_words > record:  # too large to keep: count the ids so far, go on counting words
-                vocab = Counter(_counted(index, [b for b, _ in blocks] + [ids]))
-                index = ids = lengths = None
-                blocks = []
-            elif len(ids) >= RECORD_BLOCK and not continuing:
-                blocks.append((ids, lengths))
+            if (len(ids) >= RECORD_BLOCK and not continuing) or total_words > record:
+                seen = kept.add(np.frombuffer(ids, dtype=np.int32), np.frombuffer(lengths, dtype=np.int64),
+                                continuing, len(index))
                 ids, lengths = array.array("i"), array.array("q")
+                if seen is not None:  # too large to keep: count the ids so far, go on counting words
+                    vocab = Counter(_counted(index, seen))
+                    index = kept = None
         if max_vocab_size and len(vocab) > max_vocab_size:
             gensim_utils.prune_vocab(vocab, min_reduce, trim_rule=trim_rule)
             min_reduce += 1
     if index is None:
         return ScanResult(dict(vocab), total_words, sentence_no + 1, min_reduce)
     if len(lengths):
-        blocks.append((ids, lengths))
+        kept.add(np.frombuffer(ids, dtype=np.int32), np.frombuffer(lengths, dtype=np.int64), False, len(index))
     keys = list(index)
-    counts = _counted(index, [b for b, _ in blocks])
-    recorded = RecordedCorpus([(np.frombuffer(b, dtype=np.int32), np.frombuffer(n, dtype=np.int64))
-                               for b, n in blocks], keys)
+    recorded = kept.finish(keys)
+    counts = _counted(index, [raw for raw, _ in recorded.blocks])
     return ScanResult(counts, total_words, sentence_no + 1, min_reduce, recorded)
 
 
 def _counted(index: defaultdict, blocks: list) -> dict:
-    """``index`` (word -> raw id) turned in place into word -> count of the raw ids in ``blocks`` (arrays of
-    int32), in its order (no second dict of every distinct word)."""
+    """``index`` (word -> raw id) turned in place into word -> count of the raw ids in ``blocks`` (arrays),
+    in its order (no second dict of every distinct word)."""
     counts = np.zeros(len(index), dtype=np.int64)
     for block in blocks:
-        counts += np.bincount(np.frombuffer(block, dtype=np.int32), minlength=len(index))
+        counts += np.bincount(block, minlength=len(index))
     index.default_factory = None
     for word, count in zip(list(index), counts.tolist()):
         index[word] = count
