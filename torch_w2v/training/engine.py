@@ -166,8 +166,7 @@ class Engine:
         self.cfg, self.step, self.tables, self.device = cfg, step, tables, device
         self.seed, self.prefetch, self.averager = int(seed), prefetch, averager
         # token pipeline: the runs of the epoch trained side by side (a checkpoint records it: see trainer)
-        self.parts = max(1, int(getattr(step, "threads", 1) or 1))
-        self.by_sentences = False  # the schedule's units (set by run_epoch)
+        self.parts = max(1, int(step.threads))
         self.device_corpus = None  # the corpus uploaded once per train() (device pipeline)
         # host pipeline: one producer for the remaining epochs, so the next epoch's first chunk is made while
         # this one trains (a corpus of one chunk, such as gensim's Lee, otherwise waits for it every epoch);
@@ -194,12 +193,12 @@ class Engine:
                 shrink_windows=self.cfg.shrink_windows, batch_size=self.cfg.batch_size,
                 generator=self._generator(epoch, index, 0))
 
-    def _token_pieces(self, corpus: EncodedCorpus):
+    def _token_pieces(self, corpus: EncodedCorpus, by_sentences: bool = False):
         """The token pipeline's layout: the epoch cut into ``parts`` runs of whole sentences (one per thread,
         as gensim's ``corpus_file`` workers each read their part of the file), each run into spans of
         ``chunk_words / parts`` ids; chunk k is the k-th span of every run. Yields, per chunk, a list of
-        ``(span, start, end)``: ``start``/``end`` the share of its run's units (sentences or raw words, as
-        the schedule counts) done before and after it."""
+        ``(span, start, end)``: ``start``/``end`` the share of its run's units (sentences when
+        ``by_sentences``, else raw words: the schedule's units) done before and after it."""
         runs = corpus.parts(self.parts)
         size = max(1, self.cfg.chunk_words // max(1, len(runs)))
         totals = [_Done(b - a, int(corpus.raw_words[a:b].sum())) for a, b in runs]
@@ -209,14 +208,14 @@ class Engine:
             for p, span in enumerate(group):
                 if span is not None:
                     after = _Done(done[p].sentences + span.sentences, done[p].raw_words + span.raw_words)
-                    pieces.append((span, done[p].share(totals[p], self.by_sentences),
-                                   after.share(totals[p], self.by_sentences)))
+                    pieces.append((span, done[p].share(totals[p], by_sentences),
+                                   after.share(totals[p], by_sentences)))
                     done[p] = after
             yield pieces
 
-    def _token_chunks(self, corpus: EncodedCorpus, first_chunk: int):
+    def _token_chunks(self, corpus: EncodedCorpus, first_chunk: int, by_sentences: bool):
         """Yield ``(index, totals, TokenBatch)`` from ``first_chunk`` on: views of the encoded corpus."""
-        for index, pieces in enumerate(self._token_pieces(corpus)):
+        for index, pieces in enumerate(self._token_pieces(corpus, by_sentences)):
             if index >= first_chunk:
                 span = _Done(sum(s.sentences for s, _, _ in pieces), sum(s.raw_words for s, _, _ in pieces))
                 yield index, span, batching.TokenBatch(
@@ -249,17 +248,18 @@ class Engine:
             yield from ((e, *item) for item in self._host_chunks(corpus, e, first_chunk if e == epoch else 0))
             yield e, None, None, None
 
-    def _chunks(self, corpus, epoch, first_chunk, epochs):
+    def _chunks(self, corpus, epoch, first_chunk, schedule):
         """``(index, span, chunk)`` of one epoch from ``first_chunk`` on."""
         if self.step.pipeline == "device":
             yield from self._device_chunks(corpus, epoch, first_chunk)
             return
         if self.step.pipeline == "tokens":
-            yield from self._token_chunks(corpus, first_chunk)
+            yield from self._token_chunks(corpus, first_chunk, schedule.by_sentences)
             return
         if self._ahead_at != (epoch, first_chunk):  # first epoch of this train(), or a resumed one
             self.close()
-            self._ahead = _prefetch(self._host_epochs(corpus, epoch, first_chunk, epochs), depth=self.prefetch)
+            self._ahead = _prefetch(self._host_epochs(corpus, epoch, first_chunk, schedule.epochs),
+                                    depth=self.prefetch)
         self._ahead_at = None  # mid-epoch: an epoch left unfinished (an error) makes the next call restart
         for _, index, span, chunk in self._ahead:
             if index is None:
@@ -283,13 +283,12 @@ class Engine:
         ``resume``: the stats of a checkpoint taken in this epoch; training goes on from its next chunk.
         """
         stats = EpochStats() if resume is None else dataclasses.replace(resume)
-        self.by_sentences = schedule.by_sentences
         epoch_units = corpus.n_sentences if schedule.by_sentences else corpus.total_raw_words
         start = time.perf_counter() - stats.seconds
         self.step.loss.fill_(stats.loss)
         if self.averager is not None:
             self.averager.begin_epoch(self.chunk_count(corpus))
-        for index, span, chunk in self._chunks(corpus, epoch, stats.chunks, schedule.epochs):
+        for index, span, chunk in self._chunks(corpus, epoch, stats.chunks, schedule):
             self.step.begin_chunk(self._generator(epoch, index, 1, self.device))
             units = span.sentences if schedule.by_sentences else span.raw_words
             done = stats.sentences if schedule.by_sentences else stats.raw_words
