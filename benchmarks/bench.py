@@ -295,13 +295,17 @@ def _effective_batch(model, spec: Spec) -> int | None:
     None on the fused step's token pipeline (no batches: every centre is a step)."""
     if spec.batch_size is not None:
         return spec.batch_size
-    if spec.engine == "fused" and spec.pipeline in (None, "tokens"):
-        return None
+    import types
+
     import torch
 
-    from torch_w2v.training.engine import default_batch_size
-    return default_batch_size(torch.device(spec.device or "cpu"), _kept_words(model),
-                              large=spec.engine in ("fused", "triton"))
+    from torch_w2v.training import pipelines, registry, steps
+    device = torch.device(spec.device or "cpu")
+    step_class, pipeline = steps.select(spec.engine or "auto", device, spec.pipeline or "auto",
+                                        types.SimpleNamespace(batch_size=None))
+    if not registry.pipeline_class(pipeline).batched:
+        return None
+    return pipelines.default_batch_size(device, _kept_words(model), large=step_class.large_batches)
 
 
 def run_in_subprocess(spec: Spec) -> dict:
@@ -551,7 +555,8 @@ def probe(devices) -> dict:
     import numpy
     import torch
 
-    from torch_w2v.training.engine import default_batch_size
+    from torch_w2v.training import registry, steps
+    from torch_w2v.training.pipelines import default_batch_size
     from torch_w2v.training.steps import fused
     cpu = platform.processor() or platform.machine()
     try:
@@ -564,8 +569,9 @@ def probe(devices) -> dict:
                 date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
                 cuda=torch.cuda.is_available(), torch_cuda_build=torch.version.cuda,
                 fused=fused.available(),  # loads the C step (built at install) now, so that no timed run pays for it
-                default_batch={f"{d}/{e}": default_batch_size(torch.device(d), large=(e in ("fused", "triton")))
-                               for d in devices for e in ("fused", "triton", "torch")
+                default_batch={f"{d}/{e}": default_batch_size(torch.device(d),
+                                                              large=steps.step_classes(e)[0].large_batches)
+                               for d in devices for e in registry.STEPS
                                if not d.startswith("cuda") or torch.cuda.is_available()})
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)

@@ -56,9 +56,9 @@ def phases(sentences, sg: int) -> dict:
     def timed_epoch(self, *args, **kwargs):
         call = self.step.__class__.__call__
 
-        def counted(step, batch, lr):
+        def counted(step, batch):
             seconds["steps"] += 1
-            return call(step, batch, lr)
+            return call(step, batch)
         self.step.__class__.__call__ = counted
         start = time.perf_counter()
         try:

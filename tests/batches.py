@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import torch
 
 from torch_w2v.training import device_batches
-from torch_w2v.training.engine import Tables
+from torch_w2v.training.weights import Tables
 
 
 def distinct_batch(n_sentences: int, length: int, V: int, D: int, K: int, seed: int = 0, scale: float = 0.3,

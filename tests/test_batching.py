@@ -17,26 +17,26 @@ def _chunk(batch_size=64, sample_int=None, seed=0):
 
 def test_without_downsampling_every_token_is_a_centre_once():
     ids, _, chunk = _chunk()
-    centres = torch.cat([b.centres for _, b in chunk.batches()])
-    assert chunk.effective_words() == len(ids)
+    centres = torch.cat([b.centres for b in chunk.items])
+    assert chunk.kept == len(ids)
     # padding slots hold 0: compare the multiset of real centres through the bincount of all ids
     assert torch.equal(torch.bincount(centres.long(), minlength=40)[1:], torch.bincount(ids, minlength=40)[1:])
 
 
 def test_batches_are_ordered_by_position_and_no_larger_than_asked():
     _, _, chunk = _chunk(batch_size=50)
-    positions = [p for p, _ in chunk.batches()]
+    positions = [b.position for b in chunk.items]
     assert positions == sorted(positions) and positions[0] == 0.0 and positions[-1] < 1.0
-    assert max(len(b.centres) for _, b in chunk.batches()) <= 50
+    assert max(len(b.centres) for b in chunk.items) <= 50
 
 
 def test_masked_slots_hold_zero_and_real_contexts_are_valid_ids():
     _, _, chunk = _chunk()
-    for _, b in chunk.batches():
+    for b in chunk.items:
         assert bool((b.contexts[b.mask == 0] == 0).all())
         assert b.contexts.shape == b.mask.shape and b.contexts.shape[0] == b.centres.shape[0]
 
 
 def test_downsampling_drops_tokens():
     ids, _, chunk = _chunk(sample_int=torch.full((40,), 2**31, dtype=torch.int64))   # keep probability 1/2
-    assert 0.4 * len(ids) < chunk.effective_words() < 0.6 * len(ids)
+    assert 0.4 * len(ids) < chunk.kept < 0.6 * len(ids)

@@ -43,10 +43,10 @@ class Slow:  # slows training down so that the parent can kill it mid-epoch
     def on_train_end(self, m): pass
 
 from torch_w2v.training.steps import fused, torch_step
-for step_class in (fused.FusedStep, torch_step.TorchStep):
-    def slow_step(self, batch, lr, original=step_class.__call__):
+for step_class in (fused.FusedTokenStep, fused.FusedBatchStep, torch_step.TorchStep):
+    def slow_step(self, batch, original=step_class.__call__):
         time.sleep(0.01)
-        return original(self, batch, lr)
+        return original(self, batch)
     step_class.__call__ = slow_step
 
 model = Word2Vec(**settings)

@@ -41,7 +41,7 @@ def test_every_mode_trains_on_cuda_with_each_gpu_step(lee_sentences, engine, sg,
 
 def test_cuda_default_is_the_triton_step_on_the_device_pipeline():
     from torch_w2v.training import steps
-    assert steps.select("auto", torch.device("cuda")).name == "triton"
+    assert steps.select("auto", torch.device("cuda"))[0].name == "triton"
 
 
 @pytest.mark.parametrize("sg", [1, 0])

@@ -24,22 +24,27 @@ def _plan(ids, sent, sample_int, seed=1, window=5, batch_size=256, shrink=True):
                                     generator=torch.Generator().manual_seed(seed))
 
 
+def _batches(plan):
+    """The plan's batches in training order, as the device pipeline hands them to a step."""
+    return [device_batches.PlanBatch(plan, t) for t in range(plan.n_batches)]
+
+
 def test_every_kept_token_is_a_centre_exactly_once_and_in_text_order():
     ids, sent, sample_int = _chunk()
     plan = _plan(ids, sent, sample_int)
-    n = plan.effective_words()
-    seen = torch.cat([b.positions()[b.positions() < n] for _, b in plan.batches()])
+    n = int(plan.n)
+    seen = torch.cat([b.positions()[b.positions() < n] for b in _batches(plan)])
     assert sorted(seen.tolist()) == list(range(n))
     # kept tokens keep their order: sentence numbers never decrease
     assert bool((plan.sent[:n][1:] >= plan.sent[:n][:-1]).all()) and bool((plan.sent[n:] == -1).all())
-    positions = [p for p, _ in plan.batches()]
+    positions = [b.t / plan.n_batches for b in _batches(plan)]
     assert positions == sorted(positions) and positions[0] == 0.0 and positions[-1] < 1.0
 
 
 def test_keep_rate_after_downsampling_matches_the_probabilities_and_the_host_pipeline():
     ids, sent, sample_int = _chunk(n_sentences=3000)
     expected = float((sample_int[ids].double() / (2**32 - 1)).sum())
-    device_kept = [_plan(ids, sent, sample_int, seed=s).effective_words() for s in range(5)]
+    device_kept = [_plan(ids, sent, sample_int, seed=s).n.item() for s in range(5)]
     host_kept = [batching.make_chunk(ids, sent, sample_int=sample_int, window=5, shrink_windows=True,
                                      batch_size=256, generator=torch.Generator().manual_seed(s)).kept
                  for s in range(5)]
@@ -59,9 +64,9 @@ def test_window_sizes_are_uniform_from_one_to_window_or_fixed():
 def test_contexts_stay_inside_the_sentence_and_the_window_counted_in_kept_tokens():
     ids, sent, sample_int = _chunk()
     plan = _plan(ids, sent, sample_int, window=3)
-    n = plan.effective_words()
+    n = int(plan.n)
     pairs = 0
-    for _, batch in plan.batches():
+    for batch in _batches(plan):
         pos = batch.positions()
         centres, contexts, mask = batch.materialize()
         offs = batching.offsets(3)
@@ -84,7 +89,7 @@ def test_contexts_stay_inside_the_sentence_and_the_window_counted_in_kept_tokens
 def test_without_downsampling_the_plan_is_the_chunk_itself():
     ids, sent, _ = _chunk()
     plan = _plan(ids, sent, None)
-    assert plan.effective_words() == len(ids)
+    assert int(plan.n) == len(ids)
     assert torch.equal(plan.ids.long(), ids) and torch.equal(plan.sent.long(), sent)
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from torch_w2v import Word2Vec
-from torch_w2v.training import engine
+from torch_w2v.training import engine, pipelines, seeds
 
 
 def test_schedule_is_linear_over_all_epochs_and_floored():
@@ -16,17 +16,26 @@ def test_schedule_is_linear_over_all_epochs_and_floored():
 def test_mix_seed_keeps_the_two_historic_rules():
     """One rule for the training seed and the per-chunk generators (changing it changes every result)."""
     seed = 7
-    assert engine.mix_seed(seed, 3, 0, 12345) == (seed * 1_000_003 + 3 * 7919 + 12345) % (2**63 - 1)
-    assert engine.mix_seed(seed, 1, 2, 1) == (seed * 1_000_003 + 7_919 + 2 * 104_729 + 1) % (2**63 - 1)
-    assert len({engine.mix_seed(1, e, c, s) for e in range(3) for c in range(3) for s in range(2)}) == 18
+    assert seeds.mix_seed(seed, 3, 0, 12345) == (seed * 1_000_003 + 3 * 7919 + 12345) % (2**63 - 1)
+    assert seeds.mix_seed(seed, 1, 2, 1) == (seed * 1_000_003 + 7_919 + 2 * 104_729 + 1) % (2**63 - 1)
+    assert len({seeds.mix_seed(1, e, c, s) for e in range(3) for c in range(3) for s in range(2)}) == 18
+
+
+def test_the_run_seed_and_the_chunk_streams_keep_their_constants():
+    """The named constants are the numbers every trained vector so far was drawn with."""
+    assert seeds.run_seed(7, 3) == (7 * 1_000_003 + 3 * 7919 + 12345) % (2**63 - 1)
+    assert seeds.run_seed(7, 3, rank=2) == seeds.run_seed(7, 3) + 2 * 7_777_777
+    assert (seeds.PIPELINE_STREAM, seeds.STEP_STREAM) == (0, 1)
+    a, b = seeds.chunk_generator(5, 1, 2, seeds.STEP_STREAM), torch.Generator().manual_seed(seeds.mix_seed(5, 1, 2, 1))
+    assert torch.equal(torch.randint(0, 2**62, (4,), generator=a), torch.randint(0, 2**62, (4,), generator=b))
 
 
 def test_default_batch_size_rules():
     cpu = torch.device("cpu")
-    assert engine.default_batch_size(cpu) == 2048
-    assert engine.default_batch_size(cpu, large=True) == 16384
-    assert engine.default_batch_size(cpu, words_per_epoch=45_000, large=True) == 45_000 // 128
-    assert engine.default_batch_size(cpu, words_per_epoch=10) == 64
+    assert pipelines.default_batch_size(cpu) == 2048
+    assert pipelines.default_batch_size(cpu, large=True) == 16384
+    assert pipelines.default_batch_size(cpu, words_per_epoch=45_000, large=True) == 45_000 // 128
+    assert pipelines.default_batch_size(cpu, words_per_epoch=10) == 64
 
 
 @pytest.mark.parametrize("device, words", [("meta", "not supported"), ("nonsense", "not a device torch knows")])

@@ -257,22 +257,23 @@ def test_bad_chunks_are_refused_naming_the_value():
 def test_auto_trains_tokens_unless_a_batch_size_is_given(monkeypatch):
     """pipeline='auto' gives the fused step the token pipeline, or host batches when batch_size is set; the
     engine hands it whole chunks with alpha at both ends."""
-    from torch_w2v.training.steps.fused import FusedStep
+    from torch_w2v.training.steps.fused import FusedBatchStep, FusedTokenStep
     calls = []
-    original = FusedStep.__call__
 
-    def spy(self, batch, lr):
-        calls.append((self.pipeline, type(batch).__name__, lr))
-        return original(self, batch, lr)
-    monkeypatch.setattr(FusedStep, "__call__", spy)
+    for cls in (FusedTokenStep, FusedBatchStep):
+        def spy(self, batch, original=cls.__call__):
+            calls.append((type(self).__name__, type(batch).__name__,
+                          [(p.lr_start, p.lr_end) for p in batch.pieces] if hasattr(batch, "pieces") else batch.lr))
+            return original(self, batch)
+        monkeypatch.setattr(cls, "__call__", spy)
     Word2Vec(SENTENCES * 20, min_count=1, vector_size=8, workers=1, epochs=2, engine="fused")
-    assert {c[:2] for c in calls} == {("tokens", "TokenBatch")}
+    assert {c[:2] for c in calls} == {("FusedTokenStep", "TokenBatch")}
     assert [len(c[2]) for c in calls] == [1, 1]  # one thread: one piece a chunk, with alpha at both ends
     (first_start, first_end), (second_start, _) = calls[0][2][0], calls[1][2][0]
     assert first_start > first_end >= second_start
     calls.clear()
     Word2Vec(SENTENCES * 20, min_count=1, vector_size=8, workers=1, epochs=1, engine="fused", batch_size=16)
-    assert {c[:2] for c in calls} == {("host", "Batch")}
+    assert {c[:2] for c in calls} == {("FusedBatchStep", "Batch")}
     with pytest.raises(ValueError, match="pipeline='tokens' cannot feed the torch step"):
         Word2Vec(SENTENCES, min_count=1, vector_size=8, engine="torch", pipeline="tokens")
 
@@ -282,14 +283,15 @@ def test_each_thread_trains_its_own_part_of_the_epoch(monkeypatch, tmp_path):
     """With 2 threads the epoch is cut into 2 runs of whole sentences, as gensim's corpus_file workers read
     half of the file each; chunk k holds the k-th piece of each run, the pieces of a run follow each other
     and cover it once, and alpha falls across each run from the epoch's start, as a worker's does."""
-    from torch_w2v.training.steps.fused import FusedStep
+    from torch_w2v.training.steps.fused import FusedTokenStep
     calls = []
-    original = FusedStep.__call__
+    original = FusedTokenStep.__call__
 
-    def spy(self, batch, lr):
-        calls.append(([(p.ids.copy(), p.bounds.copy()) for p in batch.pieces], lr))
-        return original(self, batch, lr)
-    monkeypatch.setattr(FusedStep, "__call__", spy)
+    def spy(self, batch):
+        calls.append(([(p.ids.copy(), p.bounds.copy()) for p in batch.pieces],
+                      [(p.lr_start, p.lr_end) for p in batch.pieces]))
+        return original(self, batch)
+    monkeypatch.setattr(FusedTokenStep, "__call__", spy)
     sentences = [[f"w{(7 * i + j) % 50}" for j in range(10)] for i in range(4000)]  # 40,000 words: 2 threads
     path = tmp_path / "corpus.txt"
     path.write_text("".join(" ".join(s) + "\n" for s in sentences))

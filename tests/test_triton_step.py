@@ -95,7 +95,7 @@ def test_a_draw_equal_to_the_centre_is_skipped():
 
 @pytest.mark.parametrize("engine", ["triton", "torch"])
 def test_registry_gives_the_step_asked_for(engine):
-    assert steps.select(engine, DEVICE).name == engine
+    assert steps.select(engine, DEVICE)[0].name == engine
 
 
 def test_on_the_cpu_without_the_interpreter_triton_is_refused_with_the_fix():
@@ -104,7 +104,7 @@ def test_on_the_cpu_without_the_interpreter_triton_is_refused_with_the_fix():
     code = ("import torch; from torch_w2v.training import steps\n"
             "try:\n    steps.select('triton', torch.device('cpu'))\n"
             "except RuntimeError as exc:\n    print('refused:', exc)\n"
-            "print('auto:', steps.select('auto', torch.device('cpu')).name)")
+            "print('auto:', steps.select('auto', torch.device('cpu'))[0].name)")
     env = {k: v for k, v in __import__("os").environ.items() if k != "TRITON_INTERPRET"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr

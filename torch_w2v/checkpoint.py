@@ -3,9 +3,11 @@
 A checkpoint is a model file (:mod:`torch_w2v.persist`, format ``torch_w2v.Checkpoint``) plus a
 ``resume`` dict: the ``train()`` arguments, the epoch and the chunk reached, the counters and losses so
 far, and a fingerprint of the corpus (sentences and raw words). Checkpoints are taken at chunk
-boundaries, where the weights hold every finished chunk. Every random draw of a chunk comes from a
-generator seeded by (seed, epoch, chunk) (see ``Engine._generator``), so a resumed run repeats an
-uninterrupted one: bit for bit on CPU with ``workers=1`` or ``engine='torch'``.
+boundaries, where the weights hold every finished chunk, and record the run's layout
+(:class:`~torch_w2v.training.pipelines.RunLayout`: chunk size and parts), which a resumed run takes again.
+Every random draw of a chunk comes from a generator seeded by (seed, epoch, chunk)
+(:mod:`torch_w2v.training.seeds`), so a resumed run repeats an uninterrupted one: bit for bit on CPU with
+``workers=1`` or ``engine='torch'``.
 
 Writes are atomic (temporary file, fsync, rename): a crash, even SIGKILL during a write, leaves the
 previous checkpoint intact. The path may already hold a checkpoint of this same run (same settings,
@@ -43,16 +45,10 @@ class ResumeState:
     raw: int                         # raw words of the finished epochs
     corpus: dict                     # {"sentences": S, "raw_words": N} of the encoded corpus
     chunk_words: int | None = None   # the chunk size stats["chunks"] counts in (the resumed run uses it);
-    #                                  None: a checkpoint from before it was recorded (see chunk_size)
+    #                                  None: a checkpoint from before it was recorded (the pipeline's
+    #                                  unrecorded_chunk_words then)
     parts: int | None = None         # token pipeline: the runs of the epoch trained side by side, which chunks
     #                                  count in too; None: before it was recorded (one run, cut per chunk)
-
-    def chunk_size(self, pipeline: str) -> int:
-        """The chunk size to resume with: the recorded one, or the default of the version that wrote an
-        older checkpoint (2**20 tokens on the device pipeline, 2**16 otherwise)."""
-        if self.chunk_words is not None:
-            return int(self.chunk_words)
-        return 1 << 20 if pipeline == "device" else 1 << 16
 
     def check_corpus(self, encoded, path):
         found = {"sentences": int(encoded.n_sentences), "raw_words": int(encoded.total_raw_words)}
@@ -71,7 +67,7 @@ class Checkpointer:
     raised (SystemExit(143) for SIGTERM, the usual exit status of a terminated process).
     """
 
-    def __init__(self, model, path, every: float | None, train_args: dict, encoded):
+    def __init__(self, model, path, every: float | None, train_args: dict, encoded, layout):
         if every is not None and every < 0:
             raise ValueError(f"checkpoint_every must be >= 0 seconds (0 = at every chunk), got {every}.")
         self.model, self.path, self.every = model, path, every
@@ -81,8 +77,7 @@ class Checkpointer:
         self.last = time.monotonic()
         self.signal = None
         self.saved_handlers = {}
-        self.chunk_words = None  # the run's chunk size, recorded in each checkpoint (set by the trainer)
-        self.parts = None        # the run's token-pipeline parts, recorded too (set by the trainer)
+        self.layout = layout     # the run's RunLayout, recorded in each checkpoint
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -110,7 +105,7 @@ class Checkpointer:
         payload["format"] = FORMAT
         payload["resume"] = dataclasses.asdict(ResumeState(
             dict(self.train_args), epoch, dataclasses.asdict(stats), int(trained), int(raw), self.corpus,
-            self.chunk_words, self.parts))
+            **self.layout.record()))
         persist.save_payload(payload, self.path, kind="checkpoint")
         self.last = time.monotonic()
         logger.info("checkpoint saved to %s (epoch %i, chunk %i)", self.path, epoch, stats.chunks)

@@ -92,6 +92,7 @@ def _zero_one(text):
 def _train_options(p: argparse.ArgumentParser):
     """word2vec.c's flags and gensim's keywords; each option's dest is the Word2Vec keyword it sets."""
     from .config import DEFAULTS as D
+    from .training.registry import ENGINES, STEPS, described
 
     io = p.add_argument_group("input and output")
     io.add_argument("corpus", nargs="?", metavar="CORPUS",
@@ -159,8 +160,8 @@ def _train_options(p: argparse.ArgumentParser):
     t.add_argument("--device", dest="device", metavar="DEV", help="cpu, cuda or cuda:N (default: CUDA if available)")
     t.add_argument("--batch-size", dest="batch_size", type=_int_at_least(1), metavar="N",
                    help="centre words per SGD step (default 16384; 2048 for --engine torch on CPU)")
-    t.add_argument("--engine", dest="engine", choices=("auto", "fused", "triton", "torch"),
-                   help="CPU kernel: fused C step or torch ops (default auto)")
+    t.add_argument("--engine", dest="engine", choices=ENGINES,
+                   help=f"the training step: {described(STEPS)} (default auto: fused on a CPU, triton on CUDA)")
     t.add_argument("--progress", dest="progress", action=argparse.BooleanOptionalAction, default=None,
                    help="show a progress bar (default: when stderr is a terminal)")
 

@@ -10,10 +10,10 @@ import math
 import numbers
 from dataclasses import dataclass
 
+from .training.registry import ENGINES, PIPELINE_NAMES
+
 MAX_WORDS_IN_BATCH = 10000  # gensim's batch_words default and its per-sentence cut (not applied here)
 MAX_EXP = 6.0               # gensim / word2vec.c skip a pair whose |score| reaches this (every step reads it)
-ENGINES = ("auto", "fused", "torch", "triton")
-PIPELINES = ("auto", "tokens", "host", "device")
 
 
 @dataclass(frozen=True)
@@ -52,27 +52,26 @@ class TrainConfig:
     #                                 step's centres are spread across the corpus. The fused step's default
     #                                 token pipeline has no batches (each centre is a step, as in gensim):
     #                                 giving batch_size makes it train host batches of that size
-    chunk_words: int | None = None  # corpus tokens prepared at once; bounds the engine's working memory.
-    #                                 None = 2**16 when batches are prepared on the host, 2**20 when on the
-    #                                 device (one host sync per chunk: larger chunks keep a GPU busy), 2**21
-    #                                 for the token pipeline (its threads take parts of a chunk: far apart)
-    spill_words: int = 1 << 26      # the encoded corpus (4 bytes a token) stays in memory up to this many
-    #                                 tokens, beyond that in a memory-mapped temporary file
-    engine: str = "auto"            # the step (training/steps): "fused": a C pass per centre on the CPU
-    #                                 (built at install); "triton": a Triton kernel per step (CUDA, or the
-    #                                 CPU under TRITON_INTERPRET=1); "torch": batched torch ops (any
-    #                                 device); "auto": fused on CPU, triton on CUDA, else torch
-    pipeline: str = "auto"          # where batches are made: "tokens" (none: the fused step reads the
-    #                                 sentences and draws downsampling, windows and noise itself, in text
-    #                                 order), "host" (a CPU producer thread, strided batches of batch_size
-    #                                 centres) or "device" (the corpus on the training device, a few kernels
-    #                                 per chunk, no per-step host work); "auto": tokens for the fused step
-    #                                 (host when batch_size is given), device on CUDA and for triton
+    chunk_words: int | None = None  # corpus tokens between two progress/checkpoint points; bounds the
+    #                                 pipeline's working memory. None = the pipeline's default
+    #                                 (training/pipelines.py: 2**21 tokens, 2**16 host, 2**20 device)
+    spill_words: int = 1 << 26      # the encoded corpus (2 bytes a token under 65,536 words, else 4) stays
+    #                                 in memory up to this many tokens, beyond that in a memory-mapped file
+    engine: str = "auto"            # the step (training/registry.py): "fused" (C on the CPU, built at
+    #                                 install), "triton" (CUDA, or the CPU under TRITON_INTERPRET=1),
+    #                                 "torch" (any device); "auto": fused on CPU, triton on CUDA, else torch
+    pipeline: str = "auto"          # where batches come from (training/registry.py): "tokens" (the fused
+    #                                 step reads the sentences and draws downsampling, windows and noise
+    #                                 itself, in text order), "host" (a CPU producer thread, strided batches
+    #                                 of batch_size centres) or "device" (made on the training device, no
+    #                                 per-step host work); "auto": tokens for the fused step (host when
+    #                                 batch_size is given), device on CUDA and for triton
     sync_words: int = 1 << 17       # torch.distributed: words each rank trains between merges of the ranks'
     #                                 weights (fewer = closer to single-process SGD, more communication)
-    update_cap: int | None = 64     # a row updated by more pairs than this in one step gets its summed
-    #                                 update scaled down to this many pairs' worth; keeps large steps stable
-    #                                 on small vocabularies (None = off; no effect on rows below the cap)
+    update_cap: int | None = 64     # steps that sum a batch's updates (torch, triton): a row updated by
+    #                                 more pairs than this in one step gets its summed update scaled down
+    #                                 to this many pairs' worth; keeps large steps stable on small
+    #                                 vocabularies (None = off; no effect on rows below the cap)
 
 
 DEFAULTS = TrainConfig()
@@ -138,8 +137,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     _check_int("spill_words", cfg.spill_words, 1)
     if cfg.engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {cfg.engine!r}.")
-    if cfg.pipeline not in PIPELINES:
-        raise ValueError(f"pipeline must be one of {', '.join(map(repr, PIPELINES))}, got {cfg.pipeline!r}.")
+    if cfg.pipeline not in PIPELINE_NAMES:
+        raise ValueError(f"pipeline must be one of {', '.join(map(repr, PIPELINE_NAMES))}, got {cfg.pipeline!r}.")
     _check_int("sync_words", cfg.sync_words, 1)
     if cfg.update_cap is not None:
         _check_int("update_cap", cfg.update_cap, 1)

@@ -56,29 +56,33 @@ class Word2Vec:
     device : str, optional
         ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; default: CUDA when available, else CPU.
     batch_size : int, optional
-        Centre words per SGD step (default 16384; 2048 for ``engine="torch"`` on CPU; fewer for
-        small corpora, which get at least 128 steps per epoch).
+        Centre words per SGD step of a batched pipeline (default 16384; 2048 for ``engine="torch"`` on
+        CPU; fewer for small corpora, which get at least 128 steps per epoch). The fused engine's default
+        token pipeline has no batches; giving ``batch_size`` makes it train host batches of that size.
     chunk_words : int, optional
-        Corpus tokens prepared at once (default 2**16 on the host pipeline, 2**20 on the device
-        pipeline); bounds the engine's working memory.
+        Corpus tokens between two progress and checkpoint points (default: the pipeline's, 2**21 on the
+        token pipeline, 2**16 on the host pipeline, 2**20 on the device pipeline); bounds the pipeline's
+        working memory.
     engine : {"auto", "fused", "triton", "torch"}, optional
         ``"fused"``: a C step per centre on the CPU, built at install (fastest on CPU);
         ``"triton"``: a Triton kernel per step (CUDA; on the CPU only under ``TRITON_INTERPRET=1``);
         ``"torch"``: batched torch ops on any device; ``"auto"`` (default): fused on CPU, triton on
         CUDA, torch where those cannot run. See :mod:`torch_w2v.training.steps`.
-    pipeline : {"auto", "host", "device"}, optional
-        Where batches are made: ``"host"`` (a CPU thread; the CPU steps) or ``"device"`` (the corpus
-        uploaded to the training device, no per-step host work; the default on CUDA and for triton).
-        See :mod:`torch_w2v.training.device_batches`.
+    pipeline : {"auto", "tokens", "host", "device"}, optional
+        Where batches come from: ``"tokens"`` (the encoded sentences as they are; the fused engine's
+        default), ``"host"`` (strided batches made by a CPU thread) or ``"device"`` (the corpus uploaded to
+        the training device, no per-step host work; the default on CUDA and for triton).
+        See :mod:`torch_w2v.training.pipelines`.
     spill_words : int, optional
-        The corpus, encoded as 4-byte ids for training, stays in memory up to this many tokens (default
-        2**26) and goes to a memory-mapped temporary file beyond, so memory does not grow with the corpus.
+        The corpus, encoded as 2-byte ids (under 65,536 words; else 4-byte) for training, stays in memory up
+        to this many tokens (default 2**26) and goes to a memory-mapped temporary file beyond, so memory does
+        not grow with the corpus.
     sync_words : int, optional
         With torch.distributed: words each rank trains between merges of the ranks' weights
         (default 131072); see :mod:`torch_w2v.distributed`.
     update_cap : int or None, optional
-        Most pair-updates one row takes at full strength in one step (default 64; torch engine only); see
-        :class:`~torch_w2v.config.TrainConfig`.
+        Most pair-updates one row takes at full strength in one step of a step that sums a batch's
+        updates (default 64; the torch and triton engines); see :class:`~torch_w2v.config.TrainConfig`.
     progress : bool, optional
         Show a progress bar (tqdm) while training, besides the log lines.
 

@@ -20,7 +20,7 @@ For one chunk of whole sentences this module does, vectorised:
    benchmark corpus: 13.4% analogies with 1,024 consecutive centres per step, 16.3% strided; gensim 15.7%).
 
 Batches come out in an order that interleaves the buckets, each tagged with the fraction of the chunk
-done before it, from which the engine computes the learning rate.
+done before it, from which the host pipeline (:mod:`.pipelines`) computes its learning rate.
 """
 from __future__ import annotations
 
@@ -36,19 +36,17 @@ class Batch:
     contexts: torch.Tensor   # (B, 2w) int64 word ids (0 in masked slots): the index dtype, so no step converts
     mask: torch.Tensor       # (B, 2w) float32: 1 for a real context, 0 past a sentence end or padding
     position: float          # fraction of the chunk done before this batch, in [0, 1)
+    lr: float = 0.0          # its learning rate (set by the host pipeline from the schedule)
+
+    def materialize(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(centres (B,), contexts (B, 2w), mask (B, 2w))``, as :meth:`~.device_batches.PlanBatch.materialize`."""
+        return self.centres, self.contexts, self.mask
 
 
 @dataclass
 class Chunk:
     items: list              # Batch objects in training order
     kept: int                # tokens kept after downsampling
-
-    def batches(self):
-        """``(position, Batch)`` in training order (the engine's interface to a chunk)."""
-        return ((batch.position, batch) for batch in self.items)
-
-    def effective_words(self) -> int:
-        return self.kept
 
 
 def offsets(w: int, device=None) -> torch.Tensor:
@@ -123,29 +121,20 @@ class TokenPiece:
     """A run of whole sentences of the encoded corpus, trained by one call of the token step."""
     ids: np.ndarray          # (N,) uint16 or int32 token ids (corpus.id_dtype): a view of the encoded corpus
     bounds: np.ndarray       # (S + 1,) int64: sentence s is ids[bounds[s]:bounds[s + 1]]; bounds[0] == 0
-    start: float = 0.0       # the share of its part of the epoch done before it (0..1: sets alpha)
-    end: float = 1.0         # ... and after it
+    lr_start: float = 0.0    # the learning rate at its first token, falling linearly ...
+    lr_end: float = 0.0      # ... to this after its last (set by the token pipeline from the schedule)
 
 
 @dataclass
 class TokenBatch:
     """One chunk of the token pipeline: a piece of each part of the epoch, handed whole to a step that draws
     downsampling, windows and noise itself. Each piece goes to its own thread (gensim's ``corpus_file``
-    workers each train their part of the file). The step writes ``kept``, the tokens it kept after
-    downsampling."""
+    workers each train their part of the file)."""
     pieces: list             # [TokenPiece], at most one per part
-    kept: int = 0
-
-    def batches(self):
-        """One ``(position, batch)``: the whole chunk, at position 0 (the engine's interface to a chunk)."""
-        return ((0.0, self),)
-
-    def effective_words(self) -> int:
-        return self.kept
 
 
-def token_piece(ids: np.ndarray, lengths, start: float = 0.0, end: float = 1.0) -> TokenPiece:
+def token_piece(ids: np.ndarray, lengths, lr_start: float = 0.0, lr_end: float = 0.0) -> TokenPiece:
     """The :class:`TokenPiece` of the tokens ``ids`` (N,) of sentences of ``lengths`` (S,) tokens."""
     bounds = np.zeros(len(lengths) + 1, dtype=np.int64)                                          # (S + 1,)
     np.cumsum(lengths, out=bounds[1:])
-    return TokenPiece(np.ascontiguousarray(ids), bounds, start, end)
+    return TokenPiece(np.ascontiguousarray(ids), bounds, lr_start, lr_end)

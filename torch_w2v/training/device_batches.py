@@ -17,7 +17,7 @@ chunk becomes a :class:`Plan` with about ten torch ops on the device, none of wh
 A step reads the plan directly: the Triton step computes each centre's contexts in its kernel (within
 the window, inside the chunk, same sentence); the torch step materialises a batch with
 :meth:`PlanBatch.materialize`. Nothing is copied per step and the only host sync is
-:meth:`Plan.effective_words` at the end of a chunk.
+the kept count ``Plan.n``, read once at the end of a chunk.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class DeviceCorpus:
                                          device)                                                     # (T,)
 
     def span(self, span) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(ids, sentence numbers)`` of a :class:`~torch_w2v.corpus.Span`, each (N,) int32 on the device."""
+        """``(ids, sentence numbers)`` of a :class:`~torch_w2v.training.layout.Span`, each (N,) int32 on the device."""
         if self.ids is not None:
             return self.ids[span.lo:span.hi], self.sent[span.lo:span.hi]
         ids = torch.from_numpy(np.asarray(self.corpus.ids[span.lo:span.hi], dtype=np.int32)).to(self.device)
@@ -63,18 +63,12 @@ class Plan:
     n_batches: int           # batches in the chunk
     per_batch: int           # centre slots per batch (some empty)
 
-    def batches(self):
-        """``(position, PlanBatch)`` in training order."""
-        return ((t / self.n_batches, PlanBatch(self, t)) for t in range(self.n_batches))
-
-    def effective_words(self) -> int:
-        return int(self.n)  # a host sync: once per chunk
-
 
 @dataclass
 class PlanBatch:
     plan: Plan
     t: int                   # batch index: centres at t, t + n_batches, ...
+    lr: float = 0.0          # its learning rate (set by the device pipeline from the schedule)
 
     def positions(self) -> torch.Tensor:
         """(per_batch,) int64 positions of this batch's centre slots in the plan."""

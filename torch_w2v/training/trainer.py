@@ -16,25 +16,16 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from .. import checkpoint as checkpoint_mod
 from .. import corpus as corpus_mod
 from .. import distributed
 from ..memory import release_freed_memory
 from ..progress import Progress
-from . import steps
-from .engine import (
-    CHUNK_WORDS,
-    Engine,
-    EpochStats,
-    Schedule,
-    default_batch_size,
-    mix_seed,
-    resolve_device,
-    torch_threads,
-)
-from .weights import ModelWeights, expected_words
+from . import pipelines, steps
+from .engine import Engine, EpochStats, Schedule, resolve_device, torch_threads
+from .seeds import run_seed
+from .weights import ModelWeights
 
 logger = logging.getLogger("torch_w2v")
 
@@ -87,68 +78,40 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
         resume.check_corpus(encoded, request.checkpoint)
     threads = training_threads(cfg.workers, encoded.total_raw_words, cfg.batch_words)
     schedule = _schedule(request, encoded, model.workers, parallel)
+    device = resolve_device(cfg.device)
+    step_class, pipeline = steps.select(cfg.engine, device, cfg.pipeline, cfg)
+    layout = pipelines.resolve(cfg, step_class, pipeline, device, threads, encoded, model.wv, parallel, resume)
+    # what the step reads: the run's layout, and the update cap only where the step sums a batch's updates
+    run_cfg = dataclasses.replace(cfg, workers=threads, batch_size=layout.batch_size, chunk_words=layout.chunk_words,
+                                  pipeline=layout.pipeline,
+                                  update_cap=cfg.update_cap if step_class.batched_updates else None)
     for callback in request.callbacks:
         callback.on_train_begin(model)
 
-    device = resolve_device(cfg.device)
-    step_class = steps.select(cfg.engine, device)
-    with torch_threads(threads), ModelWeights(model, device) as weights, \
-            _checkpointer(model, request, encoded) as saver:
+    with torch_threads(1 if step_class.owns_threads else threads), ModelWeights(model, device) as weights, \
+            _checkpointer(model, request, encoded, layout) as saver:
+        # torch_threads(1) beside a step that runs its own threads: torch's ops around it (path gathers) are
+        # tiny, and OpenMP threads beside busy step threads oversubscribe the cores (4x slower on gensim's
+        # Lee tests with 2 cores); the setting is restored at exit
         tables = weights.tables()
         # `with`: the step's threads (the fused step's pool) stop when training ends, however it ends
-        run_cfg = _resolve(cfg, step_class, device, threads, encoded, model.wv, parallel)
-        if resume is not None:  # count chunks as the checkpoint did
-            run_cfg = dataclasses.replace(run_cfg, chunk_words=resume.chunk_size(run_cfg.pipeline))
-        if saver is not None:
-            saver.chunk_words = run_cfg.chunk_words
         with step_class(run_cfg, weights, tables, device, threads) as step:
-            if step.name == "fused":
-                # The fused step runs its own `threads` threads; torch's ops around it (path gathers) are tiny,
-                # and OpenMP threads beside busy step threads oversubscribe the cores: 4x slower on gensim's
-                # Lee tests with 2 cores. torch_threads restores the setting at exit.
-                torch.set_num_threads(1)
+            seed = run_seed(model._seed_value(), model.train_count, distributed.rank())
             averager = (distributed.ModelAverager([weights.syn0, weights.syn1neg, weights.syn1],
                                                   max(1, round(encoded.total_raw_words / cfg.sync_words)))
                         if parallel else None)
-            engine = Engine(step.cfg, step, tables, seed=mix_seed(model._seed_value(), model.train_count, 0, 12345)
-                            + 7_777_777 * distributed.rank(), device=device, prefetch=int(request.queue_factor),
-                            averager=averager)
-            if resume is not None:  # lay the epoch out as the checkpoint's run did
-                engine.parts = resume.parts or 1
-            if saver is not None:
-                saver.parts = engine.parts
+            engine = Engine(step, pipelines.build(layout, encoded, tables, run_cfg, device, seed,
+                                                  prefetch=int(request.queue_factor)),
+                            seed=seed, device=device, compute_loss=cfg.compute_loss, averager=averager)
             progress = Progress(model, request.epochs, encoded, encoded.total_raw_words if parallel
                                 else (request.total_words or encoded.total_raw_words),
                                 report_delay=request.report_delay, bar=model.progress and distributed.rank() == 0,
                                 loss=engine.current_loss if cfg.compute_loss else None)
             try:
-                return _run_epochs(model, engine, weights, progress, saver, encoded, schedule, resume, request,
-                                   parallel)
+                return _run_epochs(model, engine, weights, progress, saver, schedule, resume, request, parallel)
             finally:
                 engine.close()
                 progress.close()
-
-
-def _resolve(cfg, step_class, device, threads, encoded, wv, parallel=False):
-    """``cfg`` with the per-run values filled in: threads, batch size, chunk size, pipeline.
-
-    Under torch.distributed a default chunk holds at most ``sync_words`` tokens: the ranks merge at chunk
-    ends, so a larger chunk would merge less often than asked."""
-    pipeline = cfg.pipeline
-    if pipeline == "auto":
-        pipeline = step_class.default_pipeline(device, cfg)
-    elif pipeline not in step_class.pipelines:
-        takes = " or ".join(repr(p) for p in step_class.pipelines)
-        raise ValueError(f"pipeline={pipeline!r} cannot feed the {step_class.name} step, which takes {takes}; "
-                         f"pass pipeline='auto' (engine='torch' takes 'host' and 'device').")
-    large = step_class.name in ("fused", "triton")
-    batch_size = cfg.batch_size  # the token pipeline has no batches: no default to work out
-    if batch_size is None and pipeline != "tokens":
-        batch_size = default_batch_size(device, expected_words(encoded, wv), large)
-    chunk_words = cfg.chunk_words or (min(CHUNK_WORDS[pipeline], int(cfg.sync_words)) if parallel
-                                      else CHUNK_WORDS[pipeline])
-    return dataclasses.replace(cfg, workers=threads, batch_size=batch_size, chunk_words=chunk_words,
-                               pipeline=pipeline)
 
 
 def _schedule(request, encoded, workers, parallel) -> Schedule:
@@ -163,7 +126,7 @@ def _schedule(request, encoded, workers, parallel) -> Schedule:
                     by_sentences, share)
 
 
-def _run_epochs(model, engine, weights, progress, saver, encoded, schedule, resume, request, parallel):
+def _run_epochs(model, engine, weights, progress, saver, schedule, resume, request, parallel):
     """The epoch loop; returns the ``(effective, raw)`` words trained in this call."""
     trained, raw = (resume.trained, resume.raw) if resume is not None else (0, 0)
     expected = dict(total_examples=request.total_examples, total_words=request.total_words,
@@ -177,9 +140,8 @@ def _run_epochs(model, engine, weights, progress, saver, encoded, schedule, resu
         if saver is not None:
             def on_chunk(ep, stats, done=(trained, raw)):
                 saver.on_chunk(ep, stats, *done, sync=weights.sync_to_numpy,
-                               loss=engine.current_loss if engine.cfg.compute_loss else None)
-        stats = engine.run_epoch(encoded, epoch, schedule, progress=progress.update, resume=partial,
-                                 on_chunk=on_chunk)
+                               loss=engine.current_loss if engine.compute_loss else None)
+        stats = engine.run_epoch(epoch, schedule, progress=progress.update, resume=partial, on_chunk=on_chunk)
         weights.sync_to_numpy()
         if parallel:  # counts and loss of all ranks
             totals = distributed.all_sum([stats.effective_words, stats.raw_words, stats.sentences, stats.loss])
@@ -209,12 +171,12 @@ def training_threads(workers: int, raw_words: int, batch_words: int) -> int:
     return max(1, min(int(workers), os.cpu_count() or 1, jobs))
 
 
-def _checkpointer(model, request, encoded):
+def _checkpointer(model, request, encoded, layout):
     """A :class:`~torch_w2v.checkpoint.Checkpointer` when the request names a checkpoint, else None."""
     if request.checkpoint is None:
         return nullcontext(None)
     return checkpoint_mod.Checkpointer(model, request.checkpoint, request.checkpoint_every, request.train_args(),
-                                       encoded)
+                                       encoded, layout)
 
 
 def check_diverged(tensors: dict, alpha, epoch):

@@ -5,11 +5,24 @@ on a GPU they are copies, written back after each epoch (before callbacks run) a
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from .. import vocab as vocab_mod
-from .engine import Tables
+
+
+@dataclass
+class Tables:
+    """Per-word tables the pipelines and steps read (built by :meth:`ModelWeights.tables`)."""
+    sample_int: torch.Tensor | None = None   # (V,) int64 keep thresholds; None = nothing downsampled
+    noise: tuple | None = None               # (threshold (V,) int64, alias (V,) int64, total T): the noise
+    #                                          distribution of cum_table as an alias table; None if negative == 0
+    lockf: torch.Tensor | None = None        # (V, 1) float32 input-update scale; None when all ones
+    points: torch.Tensor | None = None       # (V, L) int64 Huffman inner nodes per word (hs), 0-padded
+    codes: torch.Tensor | None = None        # (V, L) float32 1 - code per node: the hs labels
+    code_valid: torch.Tensor | None = None   # (V, L) float32 1 where the path has a node
 
 
 def writeable(owner, name):

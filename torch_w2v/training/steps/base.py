@@ -1,33 +1,57 @@
 """The step interface: every implementation trains one batch in place, in the same words.
 
-A step is built once per ``train()`` call and called once per batch::
+A step is built once per ``train()`` call and called once per batch of its pipeline
+(:mod:`torch_w2v.training.pipelines`)::
 
     step = StepClass(cfg, weights, tables, device, threads)
     step.begin_chunk(generator)      # per chunk: the generator of the chunk's random draws
-    step(batch, lr)                  # per batch: update weights.syn0 / syn1neg / syn1 in place
-                                     # (token batches: lr = (alpha at the chunk's start, at its end))
+    kept = step(batch)               # per batch: update weights.syn0 / syn1neg / syn1 in place, at the
+                                     # learning rate(s) the batch carries; returns the tokens the step
+                                     # itself kept after downsampling (0 where the pipeline drew it)
     step.loss                        # () float64 on the device: the summed loss when cfg.compute_loss
     step.close()                     # free threads and buffers
 
-``pipelines`` lists the batches a step takes, its default first (:meth:`Step.default_pipeline`):
-``"tokens"`` (:class:`~torch_w2v.training.batching.TokenBatch`: a chunk's encoded sentences, the step
-drawing downsampling, windows and noise itself), ``"host"`` (:class:`~torch_w2v.training.batching.Batch`,
-made by a CPU producer thread) or ``"device"`` (:class:`~torch_w2v.training.device_batches.PlanBatch`,
-made on the training device). ``step.pipeline`` is the one this run uses (``cfg.pipeline``, resolved by
-the trainer).
+What a step needs is declared on its class, and the trainer, :mod:`torch_w2v.config` and the command line
+read those declarations (through :mod:`torch_w2v.training.steps`) instead of testing names:
+
+* ``name``: the ``engine=`` value that selects it (two classes may share one: the fused engine's token
+  and batch steps);
+* ``pipelines``: the pipelines whose batches it takes; :meth:`Step.default_pipeline` the one
+  ``pipeline="auto"`` gives it, or None when another step of its engine takes that case;
+* ``devices``: the device types it runs on (None: any), :meth:`Step.unavailable` why it cannot run;
+* ``owns_threads``: it runs its own ``threads`` threads, so torch's own ops beside it get one;
+* ``large_batches``: its default batch is 16,384 centres on the CPU too (torch ops on a CPU gain nothing
+  past 2,048);
+* ``batched_updates``: it sums a batch's updates before applying them, so it takes ``cfg.update_cap``;
+  Hogwild steps, whose every update is seen by the next centre, run with ``update_cap=None``.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
 
+@dataclass
+class Head:
+    """One output layer's rows for a batch of ``B`` centres (negative sampling or hierarchical softmax)."""
+    table: torch.Tensor      # (V_out, D) output weights, updated in place
+    rows: torch.Tensor       # (B, P) output rows per centre
+    labels: torch.Tensor     # (B, P) or (1, P) float targets
+    valid: torch.Tensor      # (B, P) float: 1 where the row takes part
+
+
 class Step:
-    name = "step"
-    pipelines: tuple = ("host",)
+    name: ClassVar[str] = "step"
+    pipelines: ClassVar[tuple] = ("host",)
+    devices: ClassVar[tuple | None] = None
+    owns_threads: ClassVar[bool] = False
+    large_batches: ClassVar[bool] = False
+    batched_updates: ClassVar[bool] = False
 
     def __init__(self, cfg, weights, tables, device: torch.device, threads: int):
         self.cfg, self.weights, self.tables, self.device, self.threads = cfg, weights, tables, device, threads
-        self.pipeline = cfg.pipeline if cfg.pipeline in self.pipelines else self.default_pipeline(device, cfg)
         self.loss = torch.zeros((), dtype=torch.float64, device=device)
         self.generator = None
         if cfg.negative and (weights.syn1neg is None or tables.noise is None):
@@ -38,17 +62,21 @@ class Step:
     @classmethod
     def unavailable(cls, device: torch.device) -> str | None:
         """Why this step cannot run on ``device`` (a message that names the fix), or None if it can."""
+        if cls.devices is not None and device.type not in cls.devices:
+            return (f"the {cls.name} step runs on {' or '.join(cls.devices)} only, not on {device.type}; use "
+                    f"engine='auto'.")
         return None
 
     @classmethod
-    def default_pipeline(cls, device: torch.device, cfg) -> str:
-        """The pipeline ``pipeline="auto"`` gives this step on ``device`` with the settings ``cfg``."""
+    def default_pipeline(cls, device: torch.device, cfg) -> str | None:
+        """The pipeline ``pipeline="auto"`` gives this step on ``device`` with the settings ``cfg`` (None: this
+        case belongs to another step of the same engine)."""
         return cls.pipelines[0]
 
     def begin_chunk(self, generator: torch.Generator) -> None:
         self.generator = generator
 
-    def __call__(self, batch, lr: float) -> None:
+    def __call__(self, batch) -> int:
         raise NotImplementedError
 
     def close(self) -> None:

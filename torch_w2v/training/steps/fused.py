@@ -34,9 +34,8 @@ import torch
 # the loader and the structs live in clib; EXTENSION, FIX, SOURCES and available are its names here too
 from ...clib import EXTENSION, FIX, SOURCES, W2VBatch, W2VHead, W2VTokens, available, load, unavailable_reason  # noqa: F401,E501
 from ...config import MAX_EXP
-from ...corpus import sentence_runs
-from .base import Step
-from .torch_step import Head
+from ..layout import sentence_runs
+from .base import Head, Step
 
 logger = logging.getLogger("torch_w2v")
 
@@ -89,7 +88,7 @@ def _pointer(name: str, t, dtype: torch.dtype, *shapes) -> int:
 
 
 def _head(name: str, head, B: int, D: int) -> W2VHead:
-    """The checked ``W2VHead`` of a :class:`~.torch_step.Head` for a batch of ``B`` centres."""
+    """The checked ``W2VHead`` of a :class:`~.base.Head` for a batch of ``B`` centres."""
     P = head.rows.shape[-1] if isinstance(head.rows, torch.Tensor) and head.rows.dim() == 2 else None
     return W2VHead(
         table=_pointer(f"{name}.table", head.table, torch.float32, (None, D)),
@@ -173,7 +172,7 @@ class FusedSteps(_Threads):
         """Train one batch in place; returns its loss (0.0 unless ``compute_loss``).
 
         ``syn0`` (V, D) float32; ``contexts`` (B, C) int64 and ``mask`` (B, C) float32; ``heads`` one or two
-        :class:`~.torch_step.Head` of float32 tables (V_out, D), int64 rows (B, P), float32 labels (B, P) or
+        :class:`~.base.Head` of float32 tables (V_out, D), int64 rows (B, P), float32 labels (B, P) or
         (1, P) and valid (B, P); ``lockf`` (V, 1) float32 or None; all contiguous CPU tensors.
         ``noise = (threshold, alias, T, seed)``: draw the noise columns of ``heads[0]`` (rows 1.. and
         their validity) in C from that alias table (int64 (V_noise,) each), keyed by ``seed`` and the
@@ -284,24 +283,12 @@ def tokens_template(cfg, weights, tables, dim: int) -> W2VTokens:
     return t
 
 
-class FusedStep(Step):
-    """The C step on the CPU, on ``threads`` Hogwild threads.
-
-    Token pipeline (the default): one call per thread per chunk, C drawing downsampling, windows and noise
-    and training the sentences in text order (:class:`TokenSteps`).
-
-    Host pipeline (when ``batch_size`` is given, or ``pipeline="host"``): strided batches made by the
-    engine. The :class:`W2VBatch` and the head buffers are made once, for batches of up to
-    ``cfg.batch_size`` centres: the weights, tables and buffers are checked then, and a step only writes
-    its batch's pointers, sizes, learning rate and noise seed (a step of a small corpus is ~100 us of C, so
-    Python's share per step matters).
-    """
+class _FusedStep(Step):
+    """What the fused engine's two steps share: the CPU, the compiled library, their own Hogwild threads."""
     name = "fused"
-    pipelines = ("tokens", "host")
-
-    @classmethod
-    def default_pipeline(cls, device, cfg):
-        return "host" if cfg.batch_size else "tokens"
+    devices = ("cpu",)
+    owns_threads = True
+    large_batches = True
 
     @classmethod
     def unavailable(cls, device):
@@ -309,11 +296,46 @@ class FusedStep(Step):
             return "the fused step runs on the CPU only; use engine='triton' or engine='torch' on a GPU."
         return unavailable_reason()
 
+    def close(self) -> None:
+        self.runner.close()
+
+
+class FusedTokenStep(_FusedStep):
+    """The token pipeline's step (the fused engine's default): one call per thread per chunk, C drawing
+    downsampling, windows and noise and training the sentences in text order (:class:`TokenSteps`)."""
+    pipelines = ("tokens",)
+
+    @classmethod
+    def default_pipeline(cls, device, cfg):
+        return None if cfg is not None and cfg.batch_size else "tokens"  # a batch size asks for host batches
+
     def __init__(self, cfg, weights, tables, device, threads):
         super().__init__(cfg, weights, tables, device, threads)
-        if self.pipeline == "tokens":
-            self.runner = TokenSteps(tokens_template(cfg, weights, tables, weights.syn0.shape[1]), threads)
-            return
+        self.runner = TokenSteps(tokens_template(cfg, weights, tables, weights.syn0.shape[1]), threads)
+
+    def __call__(self, batch) -> int:
+        """Train a :class:`~torch_w2v.training.batching.TokenBatch`; returns the tokens kept."""
+        seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))   # keyed by the chunk
+        loss, kept = self.runner.run([(piece.ids, piece.bounds, piece.lr_start, piece.lr_end)
+                                      for piece in batch.pieces], seed)
+        if self.cfg.compute_loss:
+            self.loss += loss
+        return kept
+
+
+class FusedBatchStep(_FusedStep):
+    """The host pipeline's strided batches (when ``batch_size`` is given, or ``pipeline="host"``), on
+    ``threads`` Hogwild threads (:class:`FusedSteps`).
+
+    The :class:`W2VBatch` and the head buffers are made once, for batches of up to ``cfg.batch_size``
+    centres: the weights, tables and buffers are checked then, and a step only writes its batch's pointers,
+    sizes, learning rate and noise seed (a step of a small corpus is ~100 us of C, so Python's share per step
+    matters).
+    """
+    pipelines = ("host",)
+
+    def __init__(self, cfg, weights, tables, device, threads):
+        super().__init__(cfg, weights, tables, device, threads)
         self.runner = FusedSteps(threads, weights.syn0.shape[1],
                                  MIN_CENTRES_PER_THREAD if cfg.sg else MIN_CBOW_CENTRES_PER_THREAD)
         self.capacity = 0
@@ -341,14 +363,9 @@ class FusedStep(Step):
                                         bool(cfg.cbow_mean), t.lockf, cfg.compute_loss, noise)
         self.capacity = capacity
 
-    def __call__(self, batch, lr) -> None:
-        if self.pipeline == "tokens":  # a TokenBatch, lr = [(alpha at a piece's start, at its end)] per piece
-            seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))   # keyed by the chunk
-            loss, batch.kept = self.runner.run([(piece.ids, piece.bounds, *piece_lr)
-                                                for piece, piece_lr in zip(batch.pieces, lr)], seed)
-            if self.cfg.compute_loss:
-                self.loss += loss
-            return
+    def __call__(self, batch) -> int:
+        """Train a :class:`~torch_w2v.training.batching.Batch` at its learning rate; the pipeline counted its
+        kept tokens (returns 0)."""
         cfg, t, s = self.cfg, self.tables, self.struct
         centres = batch.centres                                                          # (B,) int64
         B = len(centres)
@@ -359,7 +376,7 @@ class FusedStep(Step):
         s.contexts = _pointer("contexts", batch.contexts, torch.int64, (B, None))       # (B, C)
         C = batch.contexts.shape[1]
         s.mask = _pointer("mask", batch.mask, torch.float32, (B, C))                     # (B, C)
-        s.B, s.C, s.lr = B, C, lr
+        s.B, s.C, s.lr = B, C, batch.lr
         k = 0
         if cfg.negative:
             self.heads[0].rows[:B, 0] = centres
@@ -373,6 +390,4 @@ class FusedStep(Step):
         loss = self.runner.run(s)
         if cfg.compute_loss:
             self.loss += loss
-
-    def close(self) -> None:
-        self.runner.close()
+        return 0

@@ -22,21 +22,11 @@ When a row takes more than ``update_cap`` pair-updates in one step its summed up
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
 from ...config import MAX_EXP
-from .base import Step
-
-
-@dataclass
-class Head:
-    table: torch.Tensor      # (V_out, D) output weights, updated in place
-    rows: torch.Tensor       # (B, P) output rows per centre
-    labels: torch.Tensor     # (B, P) or (1, P) float targets
-    valid: torch.Tensor      # (B, P) float: 1 where the row takes part
+from .base import Head, Step
 
 
 def row_cap(rows: torch.Tensor, weights: torch.Tensor, n_rows: int, cap: float | None) -> torch.Tensor | None:
@@ -173,19 +163,21 @@ class TorchStep(Step):
     """Batched torch ops on any device; takes host batches or device plans."""
     name = "torch"
     pipelines = ("host", "device")
+    batched_updates = True
 
     @classmethod
     def default_pipeline(cls, device, cfg):
         return "device" if device.type == "cuda" else "host"
 
-    def __call__(self, batch, lr: float) -> None:
-        if self.pipeline == "device":
-            centres, contexts, mask = batch.materialize()                               # (B,), (B, 2w), (B, 2w)
-        else:
-            # int64 already (index_add_ is ~4x slower on int32 indices): no-ops on the CPU
-            centres = batch.centres.to(self.device, torch.int64, non_blocking=True)     # (B,)
-            contexts = batch.contexts.to(self.device, torch.int64, non_blocking=True)   # (B, C)
-            mask = batch.mask.to(self.device, non_blocking=True)                        # (B, C)
+    def __call__(self, batch) -> int:
+        """Train a host :class:`~torch_w2v.training.batching.Batch` or a device plan's batch at its learning
+        rate; the pipeline counted its kept tokens (returns 0)."""
+        centres, contexts, mask = batch.materialize()                                   # (B,), (B, C), (B, C)
+        # int64 already (index_add_ is ~4x slower on int32 indices): no-ops on the CPU
+        centres = centres.to(self.device, torch.int64, non_blocking=True)               # (B,)
+        contexts = contexts.to(self.device, torch.int64, non_blocking=True)             # (B, C)
+        mask = mask.to(self.device, non_blocking=True)                                  # (B, C)
         noise = noise_words(self.tables, centres, self.cfg.negative, self.generator) if self.cfg.negative else None
-        train_batch(self.cfg, self.weights, self.tables, centres, contexts, mask, noise, lr,
+        train_batch(self.cfg, self.weights, self.tables, centres, contexts, mask, noise, batch.lr,
                     self.loss if self.cfg.compute_loss else None)
+        return 0

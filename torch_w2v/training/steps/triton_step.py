@@ -327,6 +327,9 @@ class TritonStep(Step):
     """One Triton kernel per batch of a device plan (see the module docstring)."""
     name = "triton"
     pipelines = ("device",)
+    devices = ("cuda", "cpu")
+    large_batches = True
+    batched_updates = True
 
     @classmethod
     def unavailable(cls, device):
@@ -357,5 +360,7 @@ class TritonStep(Step):
         super().begin_chunk(generator)
         self.seed = generator.initial_seed() % (2**31 - 1)  # no device read: the chunk's key, not a draw
 
-    def __call__(self, batch, lr: float) -> None:
-        launch(self.cfg, self.weights, self.tables, batch, lr, self.seed, self.loss, counts=self.counts)
+    def __call__(self, batch) -> int:
+        """Train a device plan's batch at its learning rate; the pipeline counts its kept tokens (returns 0)."""
+        launch(self.cfg, self.weights, self.tables, batch, batch.lr, self.seed, self.loss, counts=self.counts)
+        return 0
