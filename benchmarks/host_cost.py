@@ -44,18 +44,20 @@ class OpCounter(TorchDispatchMode):
 
 
 def measure(sentences, path: str, epochs: int = 1) -> dict:
+    import torch
+
     from torch_w2v import Word2Vec
     from torch_w2v.training import steps as registry
     engine, pipeline = path.split("/")
     model = Word2Vec(min_count=5, sg=1, negative=5, window=5, vector_size=100, epochs=epochs, seed=1,
                      workers=1, device="cpu", engine=engine, pipeline=pipeline)
     model.build_vocab(sentences)
-    cls = registry.step_class(engine)
-    call, steps = cls.__call__, [0]
+    cls, _ = registry.select(engine, torch.device("cpu"), pipeline, model)
+    call, steps, launches = cls.__call__, [0], [0]
 
-    def counted(self, batch, lr):
+    def counted(self, batch):
         steps[0] += 1
-        return call(self, batch, lr)
+        return call(self, batch)
 
     patched = [(cls, "__call__", call)]
     cls.__call__ = counted
@@ -64,8 +66,7 @@ def measure(sentences, path: str, epochs: int = 1) -> dict:
         for name in ("_w2v_kernel", "_count_kernel"):
             kernel = getattr(triton_step, name)
             patched.append((triton_step, name, kernel))
-            setattr(triton_step, name, _Uncounted(kernel))
-    launches_before = _triton_launches()
+            setattr(triton_step, name, _Uncounted(kernel, launches))
     counter = OpCounter()
     start = time.perf_counter()
     try:
@@ -78,33 +79,26 @@ def measure(sentences, path: str, epochs: int = 1) -> dict:
     n = max(steps[0], 1)
     ops = sum(counter.ops.values())
     return dict(path=path, steps=steps[0], words=trained, aten_ops_per_step=ops / n,
-                triton_launches_per_step=(_triton_launches() - launches_before) / n,
+                triton_launches_per_step=launches[0] / n,
                 host_seconds_per_million_words=seconds / max(trained, 1) * 1e6,
                 top_ops=counter.ops.most_common(6))
 
 
 class _Uncounted:
-    """A Triton kernel whose launches run with the op counter paused."""
+    """A Triton kernel whose launches run with the op counter paused, counted in ``launches[0]``."""
 
-    def __init__(self, kernel):
-        self.kernel = kernel
+    def __init__(self, kernel, launches: list):
+        self.kernel, self.launches = kernel, launches
 
     def __getitem__(self, grid):
         from torch.utils._python_dispatch import _disable_current_modes
         launcher = self.kernel[grid]
 
         def run(*args, **kwargs):
+            self.launches[0] += 1
             with _disable_current_modes():
                 return launcher(*args, **kwargs)
         return run
-
-
-def _triton_launches() -> int:
-    try:
-        from torch_w2v.training.steps import triton_step
-    except ImportError:
-        return 0
-    return triton_step.LAUNCHES[0]
 
 
 def main(argv=None) -> int:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# On a GPU machine (see ../shared/GPU.md): the CUDA tests, then the GPU benchmark, in one command.
+# On a GPU machine: the CUDA tests, then the GPU benchmark, in one command.
 # Logs and JSON go to $OUT (the device tool's output folder) or ./gpu_results. gensim and smart_open come
 # from wheels in .whl/ when the machine has no package registry; CORPUS names the benchmark corpus (the
 # GCIDE file built by benchmarks/corpus.py, carried along) or, unset, bench.py builds or finds it.

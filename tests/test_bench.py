@@ -261,6 +261,7 @@ REQUIRED = ("seconds", "cpu_seconds", "words_per_s", "peak_rss_mb", "baseline_rs
             "analogy", "analogy_evaluated", "ws353", "simlex", "vocab", "corpus_words")
 
 
+@pytest.mark.slow
 def test_bench_cli_on_a_tiny_corpus(tmp_path):
     _tiny_corpus(tmp_path / "tiny.txt")
     out = tmp_path / "out.json"
@@ -298,6 +299,7 @@ def test_bench_cli_on_a_tiny_corpus(tmp_path):
     assert proc.stdout.startswith("machine: ") and "torch_w2v commit" in proc.stdout
 
 
+@pytest.mark.slow
 def test_cuda_rows_are_skipped_with_a_message_without_cuda(tmp_path):
     import torch
     if torch.cuda.is_available():
@@ -330,6 +332,7 @@ def test_plan_adds_a_torchrun_row_per_process_count():
     assert two.keywords()["workers"] == 1 and "x2 processes" in two.label  # the 2 threads split between ranks
 
 
+@pytest.mark.slow
 def test_two_process_run_under_torchrun(tmp_path):
     _tiny_corpus(tmp_path / "tiny.txt")
     spec = bench.Spec("torch_w2v", "sg", corpus=str(tmp_path / "tiny.txt"), epochs=1, vector_size=8, workers=2,

@@ -81,6 +81,7 @@ def _wait_for_epoch(checkpoint, epoch, proc, timeout=120):
     raise AssertionError("the trainer did not reach the expected epoch in time")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, corpus_file):
     reference = _train(corpus_file)
     checkpoint = tmp_path / "run.ckpt"
@@ -97,6 +98,7 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path, cor
     assert resumed.wv.index_to_key == reference.wv.index_to_key
 
 
+@pytest.mark.slow
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="two training threads need two cores")
 def test_a_two_thread_run_resumes_with_its_layout(tmp_path, corpus_file):
     """With 2 threads each trains its own part of the epoch (a piece of each per chunk); the checkpoint
@@ -123,6 +125,7 @@ def test_a_two_thread_run_resumes_with_its_layout(tmp_path, corpus_file):
     assert (resumed.trained, resumed.raw) == (done.trained, done.raw) and 0 < done.trained < done.raw
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_checkpoint_and_exits_143(tmp_path, corpus_file):
     checkpoint = tmp_path / "run.ckpt"
     proc = _start_trainer(tmp_path, corpus_file, checkpoint)

@@ -62,6 +62,7 @@ def reference_vocab(lee_path):
 
 
 # ------------------------------------------------------------------------------------------ train
+@pytest.mark.slow
 def test_train_writes_binary_vectors_gensim_loads(trained, reference_vocab):
     folder, result = trained
     with open(folder / "v.bin", "rb") as handle:
@@ -104,6 +105,7 @@ def test_plot_loss_writes_png(trained):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
 
 
+@pytest.mark.slow
 def test_read_vocab_round_trip_word2vec_c_form(trained, tmp_path, lee_path):
     """No subcommand (word2vec.c's command line), -read-vocab, text output with autodetected format."""
     folder, _ = trained
@@ -120,6 +122,7 @@ def test_read_vocab_round_trip_word2vec_c_form(trained, tmp_path, lee_path):
     assert detect_binary(tmp_path / "v.txt") is False and detect_binary(folder / "v.bin") is True
 
 
+@pytest.mark.slow
 def test_train_without_corpus_trains_on_lee_and_shows_neighbours(tmp_path):
     """The demo mode; the default is CBOW (word2vec.c's -cbow 1)."""
     result = run_cli("train", "-size", "30", "-iter", "3", "-q", cwd=tmp_path)
@@ -130,6 +133,7 @@ def test_train_without_corpus_trains_on_lee_and_shows_neighbours(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- eval
+@pytest.mark.slow
 def test_eval_table_and_json(trained):
     folder, _ = trained
     table = run_cli("eval", "v.bin", cwd=folder)
@@ -184,6 +188,7 @@ def test_similar_reads_queries_from_stdin_and_reports_unknown_words(trained):
 
 
 # ------------------------------------------------------------------------------------------- plot
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE_MPL, reason="needs matplotlib (pip install torch-w2v[plot])")
 def test_plot_writes_png(trained, tmp_path):
     folder, _ = trained
@@ -316,6 +321,7 @@ def small_corpus(tmp_path, toy_sentences):
 SMALL = ["-size", "8", "-iter", "2", "-min-count", "1", "-threads", "1", "-q"]
 
 
+@pytest.mark.slow
 def test_checkpoint_and_outputs_never_replace_the_corpus_or_a_file_of_another_kind(tmp_path, small_corpus):
     """Issue 12.1: --checkpoint PATH replaced whatever PATH held (a corpus, a model), exit 0, no word."""
     before = small_corpus.read_bytes()
@@ -337,6 +343,7 @@ def test_checkpoint_and_outputs_never_replace_the_corpus_or_a_file_of_another_ki
         assert run.returncode == 0, report(run)
 
 
+@pytest.mark.slow
 def test_a_silent_server_fails_train_and_eval_in_one_line_naming_the_url(tmp_path):
     """Issue 12.2, through the command line: a server that accepts and never answers hung forever."""
     import socket
@@ -356,6 +363,7 @@ def test_a_silent_server_fails_train_and_eval_in_one_line_naming_the_url(tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_settings_naming_each(tmp_path, small_corpus):
     """Issue 12.5: --resume with other -size, -iter, -alpha, --sg ignored them silently."""
     run = run_cli("train", small_corpus, "-o", "v.txt", "--checkpoint", "run.ckpt", "-cbow", "0", *SMALL,
@@ -371,6 +379,7 @@ def test_resume_refuses_other_settings_naming_each(tmp_path, small_corpus):
     assert "Effective 'alpha' higher" not in run.stderr  # issue 12.11: logged on every resume
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ext", [".gz", ".bz2"])
 def test_a_truncated_compressed_corpus_is_one_line_naming_the_file(tmp_path, small_corpus, ext):
     """Issue 12.6: a traceback from the CLI."""
@@ -392,6 +401,7 @@ def test_unwritable_output_folder_fails_before_training(tmp_path, small_corpus):
         assert "EPOCH" not in run.stderr and "vocabulary" not in run.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag, name", [("--save-model", "m.w2v"), ("--checkpoint", "run.ckpt")])
 def test_a_full_disk_is_one_line_naming_the_target(tmp_path, small_corpus, flag, name):
     """Issue 12.7: a traceback ending in torch's 'enforce fail at inline_container.cc ... unexpected pos'."""
@@ -404,6 +414,7 @@ def test_a_full_disk_is_one_line_naming_the_target(tmp_path, small_corpus, flag,
         assert "inline_container" not in run.stderr and os.listdir(folder) == []
 
 
+@pytest.mark.slow
 def test_a_file_size_limit_is_one_line_naming_the_target(tmp_path, small_corpus):
     """The same through RLIMIT_FSIZE (EFBIG), which needs no root."""
     import resource
@@ -432,6 +443,7 @@ def vectors_with_nan(tmp_path):
     return tmp_path / "v.txt"
 
 
+@pytest.mark.slow
 def test_similar_on_vectors_with_nan_rows(vectors_with_nan):
     """Issue 12.9: 'similar' printed nan scores, or silently dropped the word, exit 0."""
     folder = vectors_with_nan.parent
@@ -447,6 +459,7 @@ def test_similar_on_vectors_with_nan_rows(vectors_with_nan):
     assert run.returncode == 0 and json.loads(run.stdout)["non_finite_words"] == 2, report(run)
 
 
+@pytest.mark.slow
 def test_eval_with_one_known_pair_reports_a_null_score(tmp_path):
     """Issue 12.10: eval failed with scipy's 'x and y must have length at least 2'."""
     kv = KeyedVectors(3)

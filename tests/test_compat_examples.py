@@ -66,6 +66,7 @@ def test_example_differs_from_gensim_original_only_in_the_import(name):
     assert ours.index(OURS_IMPORT) == original.index(GENSIM_IMPORT)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(KEY_LINES))
 def test_example_runs_on_torch_w2v(name, tmp_path):
     result = _run([sys.executable, str(EXAMPLES / name)], cwd=tmp_path)
@@ -74,6 +75,7 @@ def test_example_runs_on_torch_w2v(name, tmp_path):
         assert line in result.stdout, f"{line!r} not printed\n{_report(result)}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(KEY_LINES))
 def test_gensim_original_runs_on_gensim(name, tmp_path):
     result = _run([sys.executable, str(ORIGINALS / name)], cwd=tmp_path)
@@ -82,6 +84,7 @@ def test_gensim_original_runs_on_gensim(name, tmp_path):
         assert line in result.stdout, f"{line!r} not printed by gensim\n{_report(result)}"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("sh") is None, reason="needs a POSIX shell")
 def test_cli_session_script(tmp_path):
     result = _run(["sh", str(EXAMPLES / "cli_session.sh")], cwd=tmp_path)

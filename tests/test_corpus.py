@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from torch_w2v import LineSentence, Word2Vec
+from torch_w2v import LineSentence, Word2Vec, sources
 from torch_w2v import corpus as corpus_mod
 from torch_w2v.evaluate import load_vectors
 from torch_w2v.vocab import read_vocab
@@ -75,6 +75,7 @@ def file_server(tmp_path):
     httpd.server_close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reader", ["corpus_file", "LineSentence", "load_vectors", "read_vocab"])
 @pytest.mark.parametrize("server", ["silent_url", "stalling_url"])
 def test_a_silent_server_times_out_naming_the_url(reader, server, request, monkeypatch):
@@ -94,11 +95,11 @@ def test_a_silent_server_times_out_naming_the_url(reader, server, request, monke
 
 def test_url_timeout_default_and_bad_values(monkeypatch):
     monkeypatch.delenv("TORCH_W2V_URL_TIMEOUT", raising=False)
-    assert corpus_mod.url_timeout() == corpus_mod.URL_TIMEOUT == 60.0
+    assert sources.url_timeout() == sources.URL_TIMEOUT == 60.0
     for bad in ("0", "-1", "inf", "soon"):
         monkeypatch.setenv("TORCH_W2V_URL_TIMEOUT", bad)
         with pytest.raises(ValueError, match="TORCH_W2V_URL_TIMEOUT must be a number of seconds > 0"):
-            corpus_mod.url_timeout()
+            sources.url_timeout()
 
 
 def test_training_and_vectors_from_a_url(tmp_path, file_server, toy_sentences):

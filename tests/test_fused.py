@@ -323,6 +323,7 @@ except RuntimeError as exc:
 """
 
 
+@pytest.mark.slow
 def test_an_install_without_a_compiler_succeeds_and_trains_with_the_torch_step(tmp_path):
     """A real pip build of this source with CC pointing at no compiler: it installs, without the library;
     engine='auto' then trains with the torch step after one warning naming the fix, engine='fused' raises."""
@@ -397,6 +398,7 @@ print("reason:", fused.unavailable_reason())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("struct", ["w2v_batch_t", "w2v_tokens_t"])
 def test_a_library_from_another_struct_layout_is_refused(tmp_path, struct):
     """A real library whose w2v_abi_size or w2v_tokens_abi_size differs (as one built by another version
@@ -425,6 +427,7 @@ def test_a_library_from_another_struct_layout_is_refused(tmp_path, struct):
     assert "pip install --force-reinstall --no-deps ." in out.stdout
 
 
+@pytest.mark.slow
 @needs_lib
 def test_a_library_older_than_its_source_is_refused(tmp_path):
     """An editable install whose C file was edited after the build: the stale library is not called."""

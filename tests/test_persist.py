@@ -207,6 +207,7 @@ except OSError as exc:
     "model.save({target!r})",
     "model.train(corpus_file={corpus!r}, total_examples=model.corpus_count, epochs=1, checkpoint={target!r})",
 ])
+@pytest.mark.slow
 def test_a_write_past_the_file_size_limit_names_the_target_not_the_temporary_file(tmp_path, files, corpus_file,
                                                                                    call):
     """Issue 12.7: torch's "enforce fail at inline_container.cc ... unexpected pos" hid the OS error, and

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import pytest
+
 from torch_w2v import Word2Vec
 from torch_w2v.progress import Progress, _bar_size
 from torch_w2v.training.engine import EpochStats
@@ -139,6 +141,7 @@ def _quote(arg):
     return shlex.quote(arg)
 
 
+@pytest.mark.slow
 def test_cli_on_a_terminal_shows_the_bar_and_no_log_lines(tmp_path, lee_path):
     code, output = _run_in_terminal(_train_command(lee_path), cwd=tmp_path)
     assert code == 0, output[-3000:]
@@ -149,6 +152,7 @@ def test_cli_on_a_terminal_shows_the_bar_and_no_log_lines(tmp_path, lee_path):
     assert "torch-w2v: wrote" in output and (tmp_path / "v.bin").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_cli_on_a_pipe_logs_gensim_style_lines_and_no_bar(tmp_path, lee_path):
     result = subprocess.run(_train_command(lee_path), cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -160,6 +164,7 @@ def test_cli_on_a_pipe_logs_gensim_style_lines_and_no_bar(tmp_path, lee_path):
     assert result.stdout == ""
 
 
+@pytest.mark.slow
 def test_cli_no_progress_on_a_terminal_logs_instead(tmp_path, lee_path):
     code, output = _run_in_terminal(_train_command(lee_path) + ["--no-progress"], cwd=tmp_path)
     assert code == 0, output[-3000:]
@@ -167,6 +172,7 @@ def test_cli_no_progress_on_a_terminal_logs_instead(tmp_path, lee_path):
     assert "%|" not in output
 
 
+@pytest.mark.slow
 def test_cli_progress_quiet_on_a_pipe_draws_only_the_bar(tmp_path, lee_path):
     result = subprocess.run(_train_command(lee_path) + ["--progress", "--quiet"], cwd=tmp_path, capture_output=True,
                             text=True, timeout=180)

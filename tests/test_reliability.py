@@ -94,6 +94,7 @@ def test_divergence_is_detected_and_explained(toy_sentences):
         Word2Vec(toy_sentences, min_count=1, alpha=1e30, sample=0, epochs=1, engine="torch", **SG)
 
 
+@pytest.mark.slow
 def test_a_line_of_millions_of_tokens_without_newline(tmp_path):
     """3M tokens on one line (no newline at all): read in 1 MB blocks, trained in full, bounded memory."""
     path = tmp_path / "one_line.txt"
@@ -142,19 +143,21 @@ except MemoryError:
 
 @pytest.mark.slow
 def test_a_corpus_larger_than_the_memory_cap_trains(tmp_path):
-    """12M tokens (encoded: 48 MB; text: 56 MB) under a 40 MB cap on the process's data segment.
+    """12M tokens of a 70,000-word vocabulary (encoded: 48 MB of int32 ids; text: 78 MB) under a 40 MB cap
+    on the process's data segment.
 
-    RLIMIT_DATA caps private memory; the encoded corpus goes to a memory-mapped temporary file once it
-    passes spill_words, so it does not count. The same run holding the corpus in memory must fail, which
-    shows the cap really bites.
+    RLIMIT_DATA caps private memory; the encoded corpus (and the vocabulary scan's record of it) goes to a
+    memory-mapped temporary file once it passes spill_words, so it does not count. The same run holding the
+    corpus in memory must fail, which shows the cap really bites: the vocabulary is past 65,535 words so
+    that ids take 4 bytes (under it they take 2, 24 MB here, which the cap would not catch).
     """
     path = tmp_path / "big.txt"
-    words = [f"t{i}" for i in range(1000)]
+    words = np.array([f"t{i}" for i in range(70_000)])
     rng = np.random.default_rng(1)
     with open(path, "w") as f:
         for _ in range(12_000):
             f.write(" ".join(rng.choice(words, 1000)) + "\n")
-    assert os.path.getsize(path) > 55 * 2**20
+    assert os.path.getsize(path) > 75 * 2**20
 
     def run(spill):
         script = LIMITED.format(cap_mb=40, path=str(path), spill=spill)

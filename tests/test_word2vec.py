@@ -325,6 +325,7 @@ def test_module_shares_memory_with_the_gensim_arrays(toy_sentences):
 
 
 # --------------------------------------------------------------------------------------- persistence
+@pytest.mark.slow
 def test_save_load_roundtrip_in_a_fresh_process_and_continue_training(tmp_path, lee_sentences):
     model = Word2Vec(lee_sentences, epochs=2, compute_loss=True, comment="roundtrip", **SG)
     path = tmp_path / "m.w2v"

@@ -306,7 +306,7 @@ def _setup_logging(level):
 
 def _check_folder(flag, path):
     """Fail now, before any work, if ``path`` cannot be written: a URL, a missing or unwritable folder."""
-    from .corpus import is_url
+    from .sources import is_url
     if path is None:
         return
     if is_url(path):
@@ -324,7 +324,7 @@ def _check_folder(flag, path):
 
 
 def _check_input(flag, path):
-    from .corpus import check_input
+    from .sources import check_input
     try:
         check_input(path, flag)
     except FileNotFoundError:
@@ -421,8 +421,8 @@ def _train_settings(args) -> TrainRun:
 
 def _check_outputs(outputs, inputs):
     """Refuse outputs that would overwrite an input, each other, or a file of another kind."""
-    from .corpus import is_url
     from .persist import check_target
+    from .sources import is_url
     seen = {}
     for flag, path in inputs:
         if path is not None and not is_url(path):

@@ -153,7 +153,8 @@ def shard(sentences=None, corpus_file=None, n_sentences: int = 0):
     r, n = rank(), world_size()
     if corpus_file is not None:
         path = os.fspath(corpus_file)
-        from .corpus import COMPRESSED, LineSentence, is_url
+        from .corpus import LineSentence
+        from .sources import COMPRESSED, is_url
         if not is_url(path) and not path.endswith(COMPRESSED):
             size = os.path.getsize(path)
             return ByteRangeLineSentence(path, size * r // n, size * (r + 1) // n)

@@ -28,7 +28,7 @@ import zipfile
 import numpy as np
 from gensim.models import KeyedVectors
 
-from .corpus import _DAMAGED, check_input, is_damage, is_url, local_path, open_input
+from .sources import _DAMAGED, check_input, is_damage, is_url, local_path, open_input
 
 logger = logging.getLogger("torch_w2v")
 
@@ -149,7 +149,7 @@ def load_vectors(path, binary: bool | None = None) -> KeyedVectors:
     Parameters
     ----------
     path : str or os.PathLike
-        A local path or a URL (http(s) with a timeout, see :func:`torch_w2v.corpus.open_input`);
+        A local path or a URL (http(s) with a timeout, see :func:`torch_w2v.sources.open_input`);
         ``.gz``/``.bz2`` files are decompressed.
     binary : bool, optional
         The word2vec C variant; None (default) detects it (:func:`detect_binary`).

@@ -116,8 +116,8 @@ def save_vectors(kv, path, binary: bool = False) -> None:
     something other than word vectors is refused). A ``.gz``/``.bz2`` ending compresses, as gensim's
     ``save_word2vec_format`` does.
     """
-    from .corpus import COMPRESSED
     from .persist import atomic_path
+    from .sources import COMPRESSED
 
     name = os.path.basename(os.fspath(path))
     compression = next((ext for ext in COMPRESSED if name.endswith(ext)), "")

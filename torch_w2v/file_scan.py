@@ -4,7 +4,7 @@
 The same tokens (UTF-8, a sentence per non-empty line, split at what ``str.split()`` calls whitespace), the
 same raw vocabulary in the same order (first appearance), the same counts, and with ``record`` the same
 corpus as raw ids, in blocks of whole sentences. The file is read in blocks (plain, ``.gz``, ``.bz2``, URL:
-:func:`torch_w2v.corpus.read_blocks`) and handed to C, which keeps the words in a hash table; Python only
+:func:`torch_w2v.sources.read_blocks`) and handed to C, which keeps the words in a hash table; Python only
 decodes the distinct words at the end. On GCIDE (5.2M words, 217k distinct) the scan takes ~0.2 s instead of
 ~0.9 s.
 
@@ -19,7 +19,8 @@ import logging
 import numpy as np
 
 from .clib import load
-from .corpus import LineSentence, RecordBlocks, read_blocks
+from .corpus import LineSentence, RecordBlocks
+from .sources import read_blocks
 from .vocab import RECORD_BLOCK, ScanResult
 
 logger = logging.getLogger("torch_w2v")

@@ -118,7 +118,7 @@ def _archive_format(path):
 
 
 def _first_lines(path, n):
-    from .corpus import _DAMAGED, open_input
+    from .sources import _DAMAGED, open_input
     lines = []
     try:
         with open_input(path) as handle:
@@ -322,7 +322,7 @@ def load_payload(path, expected_format: str | tuple = FORMAT, mmap: bool = False
     ``check`` verifies the checksums (see :func:`verify`); only a quick look at a file's settings skips it.
     """
     path = os.fspath(path)
-    from .corpus import check_input
+    from .sources import check_input
     check_input(path, "model file")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a torch_w2v model file (not a torch.save archive: it may be a "

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from gensim import utils as gensim_utils
 
-from .corpus import RecordBlocks, RecordedCorpus, is_partial, open_input
+from .corpus import RecordBlocks, RecordedCorpus, is_partial
+from .sources import open_input
 
 SENTENCE_END = "</s>"  # word2vec.c's end-of-sentence token: the first line of its vocabulary files
 RECORD_BLOCK = 1 << 20  # raw ids per block of scan(record=...) (4 MB)

@@ -51,9 +51,6 @@ except ImportError as exc:  # the step reports itself unavailable, with the fix
 else:
     _IMPORT_ERROR = None
 
-LAUNCHES = [0]  # kernel launches so far in this process (read by the host-cost benchmark)
-
-
 def _next_pow2(x: int) -> int:
     return 1 << max(0, int(x) - 1).bit_length()
 
@@ -139,13 +136,25 @@ if triton is not None:
         return rows, valid, hoff, hm
 
     @triton.jit
+    def _cap_scale(counts, rows, mask, cap):
+        """``min(1, cap / count)`` per entry of ``rows`` (any shape, int64 offsets into ``counts``): the update
+        cap's scale for rows counted by :func:`_count_kernel` (the torch step's ``row_cap``)."""
+        return cap / tl.maximum(tl.load(counts + rows, mask=mask, other=1.0), cap)
+
+    @triton.jit
     def _count_kernel(counts, ids, sent, wsize, n_ptr, thr, alias, given_noise, points, code_valid,
                       t, n_batches, per_batch, V, T, L, seed,
                       W: tl.constexpr, K: tl.constexpr, KP: tl.constexpr, LP: tl.constexpr, CP: tl.constexpr,
                       BLOCK_B: tl.constexpr, SG: tl.constexpr, NS: tl.constexpr, HS: tl.constexpr,
                       DRAW: tl.constexpr):
-        """Pair-updates per row in this batch, for the update cap: ``counts`` (3, V) float32 holds the input
-        rows', the negative-sampling rows' and the Huffman nodes' (the torch step's ``row_cap`` counts)."""
+        """Pair-updates per row in batch ``t`` of a plan, for the update cap (the torch step's ``row_cap``
+        counts). Its parameters are :func:`_w2v_kernel`'s of the same names; it writes only
+
+        counts : (3, V) float32, zeroed by the caller
+            Row 0: the pair-updates of each input row (one per context slot); row 1: of each
+            negative-sampling output row (the centre's contexts, or 1 in CBOW, per draw); row 2: of each
+            Huffman node.
+        """
         j, p, n, real, centre, s_c, w_c = _centres(ids, sent, wsize, n_ptr, t, n_batches, per_batch, BLOCK_B)
         ok, cid, cw = _contexts(p, n, real, w_c, s_c, ids, sent, W, CP)                  # (BB, CP)
         tl.atomic_add(counts + cid, tl.where(ok, 1.0, 0.0), mask=ok)
@@ -184,12 +193,56 @@ if triton is not None:
                     BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr, SG: tl.constexpr, CBOW_MEAN: tl.constexpr,
                     NS: tl.constexpr, HS: tl.constexpr, LOCKF: tl.constexpr, LOSS: tl.constexpr,
                     DRAW: tl.constexpr, CAP: tl.constexpr):
+        """Train ``BLOCK_B`` centre slots of batch ``t`` of a plan: program ``i`` takes slots
+        ``i * BLOCK_B ..``, Hogwild (weights updated with atomics as each program goes).
+
+        Weights and tables (read, and the weights updated in place):
+
+        syn0 : (V, D) float32, the input vectors
+        syn1neg : (V, D) float32, negative sampling's output rows (any float32 tensor when NS is off)
+        syn1 : (V_nodes, D) float32, hierarchical softmax's inner nodes (any float32 tensor when HS is off)
+        lockf : (V,) float32, the input update's scale per word (read when LOCKF)
+        thr, alias : (V,) int64, the noise distribution as an alias table of total ``T``
+        given_noise : (per_batch, K) int64, noise words to use instead of drawing them (read unless DRAW)
+        points : (V, L) int64, each word's Huffman inner nodes; ``codes`` (V, L) float32 their labels
+            ``1 - code``; ``code_valid`` (V, L) float32, 1 where the path has a node (read when HS)
+
+        The plan (:class:`~torch_w2v.training.device_batches.Plan`):
+
+        ids, sent, wsize : (N,) int32, the kept tokens' word ids, sentence numbers and reduced windows
+        n_ptr : (1,) int64, the kept tokens (slots at or past it are empty)
+        t : int, the batch: its centres are at plan positions ``t + j * n_batches``, ``j < per_batch``
+        n_batches, per_batch : int, the plan's batches and centre slots per batch
+
+        Outputs and scalars:
+
+        loss_ptr : (1,) float64, the summed loss, added to when LOSS
+        counts : (3, V) float32, the pair-updates per row of :func:`_count_kernel` (read when CAP)
+        D, V, T, L : int, vector size, vocabulary, alias-table total, Huffman path length
+        seed : int, keys the noise draws with the centre's plan position (Philox)
+        lr, max_exp, cap : float, the learning rate, gensim's score limit (6) and the update cap
+
+        Compile-time shapes and switches:
+
+        W : the largest window; CP = next_pow2(2 W) context slots per centre
+        K : noise words per centre; KP = next_pow2(K + 1) head rows (the centre and its noise words)
+        LP : next_pow2(L) Huffman rows; BLOCK_D = next_pow2(D)
+        BLOCK_B : centre slots per program (:func:`block_centres`)
+        SG, CBOW_MEAN, NS, HS, LOCKF, LOSS, CAP : the mode; DRAW: draw the noise (else read given_noise)
+
+        Steps: 1. the program's centres; 2. their output rows, loaded once into (BB, P, BD) tiles;
+        3. their contexts; 4. skip-gram: each context's vector against the heads, its row updated after it /
+        CBOW: the contexts' mean or sum against the heads, every context row updated; 5. the update cap;
+        6. the heads' summed updates; 7. the loss.
+        """
+        # 1. the program's centres
         j, p, n, real, centre, s_c, w_c = _centres(ids, sent, wsize, n_ptr, t, n_batches, per_batch, BLOCK_B)
         d = tl.arange(0, BLOCK_D)
         dm = d < D
         loss = tl.zeros((BLOCK_B,), tl.float32)
 
-        if NS:  # the centre (label 1) and K noise words (label 0), loaded once: (BB, KP, BD)
+        # 2. negative sampling: the centre (label 1) and K noise words (label 0), loaded once: (BB, KP, BD)
+        if NS:
             nrows, nvalid = _ns_rows(j, p, real, centre, thr, alias, given_noise, V, T, seed, K, KP, DRAW)
             nlabel = tl.where(tl.arange(0, KP) == 0, 1.0, 0.0)[None, :]                 # (1, KP)
             nptr = syn1neg + nrows[:, :, None] * D + d[None, None, :]
@@ -204,8 +257,10 @@ if triton is not None:
             H = tl.load(hptr, mask=hmask, other=0.0)                                    # (BB, LP, BD)
             dH = tl.zeros((BLOCK_B, LP, BLOCK_D), tl.float32)
 
-        ok, cid, cw = _contexts(p, n, real, w_c, s_c, ids, sent, W, CP)                  # (BB, CP)
-        if SG:  # each context's input vector against the heads; its row updated after it
+        # 3. the contexts: (BB, CP)
+        ok, cid, cw = _contexts(p, n, real, w_c, s_c, ids, sent, W, CP)
+        # 4. skip-gram: each context's input vector against the heads; its row updated after it (5: capped)
+        if SG:
             for o in range(0, 2 * W):
                 ok_o = tl.sum(tl.where((cw[None, :] == o) & ok, 1, 0), axis=1) > 0             # (BB,)
                 cid_o = tl.sum(tl.where(cw[None, :] == o, cid, 0), axis=1)                     # (BB,)
@@ -222,9 +277,10 @@ if triton is not None:
                 if LOCKF:
                     work = work * tl.load(lockf + cid_o, mask=ok_o, other=0.0)[:, None]
                 if CAP:
-                    work = work * (cap / tl.maximum(tl.load(counts + cid_o, mask=ok_o, other=1.0), cap))[:, None]
+                    work = work * _cap_scale(counts, cid_o, ok_o, cap)[:, None]
                 tl.atomic_add(vptr, work, mask=vmask)
-        else:  # CBOW: the mean (or sum) of the context vectors against the heads, all contexts at once
+        # 4. CBOW: the mean (or sum) of the context vectors against the heads, all contexts at once (5: capped)
+        else:
             vptr = syn0 + cid[:, :, None] * D + d[None, None, :]
             vmask = ok[:, :, None] & dm[None, None, :]
             h = tl.sum(tl.load(vptr, mask=vmask, other=0.0), axis=1)                    # (BB, BD)
@@ -246,18 +302,18 @@ if triton is not None:
             if LOCKF:
                 upd = upd * tl.load(lockf + cid, mask=ok, other=0.0)[:, :, None]
             if CAP:
-                upd = upd * (cap / tl.maximum(tl.load(counts + cid, mask=ok, other=1.0), cap))[:, :, None]
+                upd = upd * _cap_scale(counts, cid, ok, cap)[:, :, None]
             tl.atomic_add(vptr, upd, mask=vmask)
 
         if NS:
-            if CAP:
-                dU = dU * (cap / tl.maximum(tl.load(counts + V + nrows, mask=nvalid, other=1.0), cap))[:, :, None]
+            if CAP:  # 6. the heads' summed updates, once per centre
+                dU = dU * _cap_scale(counts, V + nrows, nvalid, cap)[:, :, None]
             tl.atomic_add(nptr, dU, mask=nmask)
         if HS:
             if CAP:
-                dH = dH * (cap / tl.maximum(tl.load(counts + 2 * V + hrows, mask=hvalid, other=1.0), cap))[:, :, None]
+                dH = dH * _cap_scale(counts, 2 * V + hrows, hvalid, cap)[:, :, None]
             tl.atomic_add(hptr, dH, mask=hmask)
-        if LOSS:
+        if LOSS:  # 7.
             tl.atomic_add(loss_ptr, tl.sum(loss, axis=0).to(tl.float64))
 
 
@@ -273,7 +329,7 @@ def launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.Tensor
     plan, syn0 = batch.plan, weights.syn0
     V, D = syn0.shape
     K = cfg.negative
-    dummy_f, dummy_i = syn0, plan.ids
+    dummy_f, dummy_i = syn0, plan.ids          # stand-ins for the tensors a mode does not read
     thr, alias, T = tables.noise if K else (dummy_i, dummy_i, 1)
     if tables.points is not None and cfg.hs:
         points, codes, valid = tables.points, tables.codes, tables.code_valid
@@ -284,26 +340,23 @@ def launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.Tensor
     P = (KP if K else 0) + (LP if cfg.hs else 0)
     BB = block_b or block_centres(syn0.device, P, BLOCK_D, plan.per_batch)
     grid = (triton.cdiv(plan.per_batch, BB),)
-    given = noise if noise is not None else dummy_i
     cap = cfg.update_cap
+    # what both kernels read, by name
+    shared = dict(ids=plan.ids, sent=plan.sent, wsize=plan.wsize, n_ptr=plan.n.reshape(1), thr=thr, alias=alias,
+                  given_noise=noise if noise is not None else dummy_i, points=points, code_valid=valid,
+                  t=batch.t, n_batches=plan.n_batches, per_batch=plan.per_batch, V=V, T=T, L=L, seed=seed,
+                  W=plan.window, K=K, KP=KP, LP=LP, CP=CP, BLOCK_B=BB, SG=bool(cfg.sg), NS=bool(K),
+                  HS=bool(cfg.hs), DRAW=noise is None, num_warps=4)
     if cap:
         counts = counts if counts is not None else torch.empty(3, V, dtype=torch.float32, device=syn0.device)
         counts.zero_()
-        _count_kernel[grid](counts, plan.ids, plan.sent, plan.wsize, plan.n.reshape(1), thr, alias, given, points,
-                            valid, batch.t, plan.n_batches, plan.per_batch, V, T, L, seed, W=plan.window, K=K,
-                            KP=KP, LP=LP, CP=CP, BLOCK_B=BB, SG=bool(cfg.sg), NS=bool(K), HS=bool(cfg.hs),
-                            DRAW=noise is None, num_warps=4)
-        LAUNCHES[0] += 1
+        _count_kernel[grid](counts=counts, **shared)
     _w2v_kernel[grid](
-        syn0, weights.syn1neg if K else dummy_f, weights.syn1 if cfg.hs else dummy_f,
-        tables.lockf if tables.lockf is not None else dummy_f,
-        plan.ids, plan.sent, plan.wsize, plan.n.reshape(1),
-        thr, alias, given, points, codes, valid, loss.reshape(1), counts if cap else dummy_f,
-        batch.t, plan.n_batches, plan.per_batch, D, V, T, L, seed, lr, MAX_EXP, float(cap or 0),
-        W=plan.window, K=K, KP=KP, LP=LP, CP=CP, BLOCK_B=BB, BLOCK_D=BLOCK_D, SG=bool(cfg.sg),
-        CBOW_MEAN=bool(cfg.cbow_mean), NS=bool(K), HS=bool(cfg.hs), LOCKF=tables.lockf is not None,
-        LOSS=bool(cfg.compute_loss), DRAW=noise is None, CAP=bool(cap), num_warps=4)
-    LAUNCHES[0] += 1
+        syn0=syn0, syn1neg=weights.syn1neg if K else dummy_f, syn1=weights.syn1 if cfg.hs else dummy_f,
+        lockf=tables.lockf if tables.lockf is not None else dummy_f, codes=codes, loss_ptr=loss.reshape(1),
+        counts=counts if cap else dummy_f, D=D, lr=lr, max_exp=MAX_EXP, cap=float(cap or 0),
+        BLOCK_D=BLOCK_D, CBOW_MEAN=bool(cfg.cbow_mean), LOCKF=tables.lockf is not None,
+        LOSS=bool(cfg.compute_loss), CAP=bool(cap), **shared)
 
 
 def draw_noise(threshold: torch.Tensor, alias: torch.Tensor, T: int, seed: int, n: int, K: int) -> torch.Tensor:
