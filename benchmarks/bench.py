@@ -290,6 +290,19 @@ def _kept_words(model) -> float:
     return float(counts.astype(np.float64) @ (keep.astype(np.float64) / (2**32 - 1)))
 
 
+def _other_pipelines(engine: str, device: str) -> list:
+    """The pipelines ``engine``'s steps take besides the one it trains on by default on ``device``."""
+    import types
+
+    import torch
+
+    from torch_w2v.training import steps
+    settings = types.SimpleNamespace(batch_size=None)
+    defaults = [cls.default_pipeline(torch.device(device), settings) for cls in steps.step_classes(engine)]
+    default = next(p for p in defaults if p is not None)
+    return [p for p in steps.engine_pipelines(engine) if p != default]
+
+
 def _effective_batch(model, spec: Spec) -> int | None:
     """The batch size torch_w2v trained with: the given one, or its default for this corpus and device;
     None on the fused step's token pipeline (no batches: every centre is a step)."""
@@ -368,7 +381,7 @@ def plan(corpus: str, modes, engines, devices, batch_sizes, epochs: int, vector_
                 sizes = [None] + [b for b in batch_sizes if b != default_batch(f"{device}/{engine}")]
                 ours += [Spec("torch_w2v", mode, engine=engine, device=device, batch_size=b, **common)
                          for b in sizes]
-                takes = {"torch": ("host", "device"), "fused": ("host",)}.get(engine, ())
+                takes = _other_pipelines(engine, device)
                 # the step on each other pipeline asked for (default-batch rows)
                 ours += [Spec("torch_w2v", mode, engine=engine, device=device, pipeline=pipe, **common)
                          for pipe in pipelines if pipe in takes]

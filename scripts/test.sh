@@ -6,7 +6,7 @@
 #            kernel): the day-to-day lane, a few minutes on 2 cores. Other arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/python ] || bash scripts/setup_env.sh
+[ -x .venv/bin/python ] && [ -d .venv/triton-3.6/triton ] || bash scripts/setup_env.sh
 .venv/bin/python -m ruff check torch_w2v tests benchmarks setup.py
 if [ "${1:-}" = "--fast" ]; then
     shift

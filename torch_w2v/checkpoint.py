@@ -49,6 +49,8 @@ class ResumeState:
     #                                  unrecorded_chunk_words then)
     parts: int | None = None         # token pipeline: the runs of the epoch trained side by side, which chunks
     #                                  count in too; None: before it was recorded (one run, cut per chunk)
+    pipeline: str | None = None      # the pipeline it was trained on (a resume on another is refused) and
+    batch_size: int | None = None    # its batch size (the resume takes it); None: before they were recorded
 
     def check_corpus(self, encoded, path):
         found = {"sentences": int(encoded.n_sentences), "raw_words": int(encoded.total_raw_words)}

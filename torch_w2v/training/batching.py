@@ -44,7 +44,7 @@ class Batch:
 
 
 @dataclass
-class Chunk:
+class HostChunk:
     items: list              # Batch objects in training order
     kept: int                # tokens kept after downsampling
 
@@ -78,7 +78,7 @@ def window_sizes(n: int, window: int, shrink_windows: bool, generator: torch.Gen
 
 def make_chunk(ids: torch.Tensor, sentence_of: torch.Tensor, *,
                sample_int: torch.Tensor | None, window: int, shrink_windows: bool, batch_size: int,
-               generator: torch.Generator) -> Chunk:
+               generator: torch.Generator) -> HostChunk:
     """Turn the tokens ``ids`` (N,) of whole sentences (``sentence_of`` (N,) sentence numbers) into batches."""
     keep = keep_after_downsampling(ids, sample_int, generator)
     ids, sentence_of = ids[keep].to(torch.int64), sentence_of[keep]                                # (n,)
@@ -113,7 +113,7 @@ def make_chunk(ids: torch.Tensor, sentence_of: torch.Tensor, *,
     for i, (_, batch) in enumerate(pieces):
         batch.position = i / len(pieces)
         batches.append(batch)
-    return Chunk(batches, n)
+    return HostChunk(batches, n)
 
 
 @dataclass

@@ -50,11 +50,13 @@ class RunLayout:
     pipeline: str                  # a name of registry.PIPELINES
     chunk_words: int               # ids per chunk (the token pipeline: per chunk of all its parts)
     parts: int = 1                 # runs of the epoch trained side by side (token pipeline: one per thread)
-    batch_size: int | None = None  # centres per step of a batched pipeline; None for the token pipeline
+    batch_size: int | None = None  # centres per step of a batched pipeline (its default worked out); the
+    #                                token pipeline has no batches (None unless the user gave one)
 
     def record(self) -> dict:
         """What a checkpoint stores to lay a resumed epoch out the same way."""
-        return dict(chunk_words=self.chunk_words, parts=self.parts)
+        return dict(pipeline=self.pipeline, chunk_words=self.chunk_words, parts=self.parts,
+                    batch_size=self.batch_size)
 
 
 @dataclass
@@ -63,7 +65,7 @@ class Chunk:
     index: int                     # its number in the epoch
     sentences: int                 # sentences that end in it
     raw_words: int                 # raw tokens in it, out-of-vocabulary ones included
-    batches: object                # an iterable of the steps' batches, each carrying its learning rate(s)
+    batches: list                  # the steps' batches in training order, each carrying its learning rate(s)
     kept: object = 0               # tokens the pipeline kept after downsampling (int, or a () device tensor:
     #                                read once per chunk); 0 where the step draws downsampling itself
 
@@ -130,13 +132,14 @@ class HostPipeline(Pipeline):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._ahead, self._ahead_at = None, None   # the producer, and the (epoch, chunk) it yields next
+        # on the host once per call: a copy per chunk would make the producer wait for the device's steps
+        sample_int = self.tables.sample_int
+        self.sample_int = sample_int.cpu() if sample_int is not None else None
 
     def _chunk(self, epoch, index, span, done, schedule) -> Chunk:
-        sample_int = self.tables.sample_int
         ids = torch.from_numpy(np.asarray(self.corpus.ids[span.lo:span.hi], dtype=np.int64))              # (N,)
         made = batching.make_chunk(
-            ids, batching.sentence_numbers(span.lengths),
-            sample_int=sample_int.cpu() if sample_int is not None else None, window=self.window,
+            ids, batching.sentence_numbers(span.lengths), sample_int=self.sample_int, window=self.window,
             shrink_windows=self.shrink_windows, batch_size=self.layout.batch_size,
             generator=self._generator(epoch, index))
         units = span.sentences if schedule.by_sentences else span.raw_words
@@ -191,8 +194,8 @@ class DevicePipeline(Pipeline):
                 shrink_windows=self.shrink_windows, batch_size=self.layout.batch_size,
                 generator=self._generator(epoch, index, self.device))
             units = span.sentences if schedule.by_sentences else span.raw_words
-            batches = (device_batches.PlanBatch(plan, t, schedule.alpha(epoch, done + t / plan.n_batches * units))
-                       for t in range(plan.n_batches))
+            batches = [device_batches.PlanBatch(plan, t, schedule.alpha(epoch, done + t / plan.n_batches * units))
+                       for t in range(plan.n_batches)]
             yield Chunk(index, span.sentences, span.raw_words, batches, plan.n)
 
 
@@ -258,7 +261,7 @@ class TokenPipeline(Pipeline):
                                      schedule.alpha(epoch, end * units))
                 for s, start, end in pieces])
             yield Chunk(index, sum(s.sentences for s, _, _ in pieces), sum(s.raw_words for s, _, _ in pieces),
-                        (batch,))
+                        [batch])
 
 
 def resolve(cfg, step_class, pipeline: str, device: torch.device, threads: int, encoded, wv,
@@ -272,6 +275,13 @@ def resolve(cfg, step_class, pipeline: str, device: torch.device, threads: int, 
     if batch_size is None and cls.batched:
         batch_size = default_batch_size(device, expected_words(encoded, wv), step_class.large_batches)
     if resume is not None:
+        if resume.pipeline is not None and resume.pipeline != pipeline:
+            raise ValueError(
+                f"the checkpoint was trained on the {resume.pipeline} pipeline, this run would take the {pipeline} "
+                f"pipeline (engine={cfg.engine!r}, device={cfg.device!r} on this machine); its chunks count in the "
+                f"other's. Resume with pipeline={resume.pipeline!r} and the engine and device it was trained with.")
+        if resume.batch_size is not None:  # the batches it was trained with, whatever this machine's default
+            batch_size = int(resume.batch_size)
         return RunLayout(pipeline, int(resume.chunk_words or cls.unrecorded_chunk_words), int(resume.parts or 1),
                          batch_size)
     chunk_words = cfg.chunk_words or (min(cls.chunk_words, int(cfg.sync_words)) if parallel else cls.chunk_words)

@@ -2,7 +2,7 @@
 
 A chunk draws from generators seeded by (run seed, epoch, chunk, stream) alone, so it draws the same
 numbers whether the run was interrupted or not, and a resumed run repeats an uninterrupted one exactly.
-Changing any constant here changes every trained vector (``tests/test_seeds.py`` pins them).
+Changing any constant here changes every trained vector (``tests/test_engine.py`` pins them).
 """
 from __future__ import annotations
 

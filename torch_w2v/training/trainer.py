@@ -78,6 +78,8 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
         resume.check_corpus(encoded, request.checkpoint)
     threads = training_threads(cfg.workers, encoded.total_raw_words, cfg.batch_words)
     schedule = _schedule(request, encoded, model.workers, parallel)
+    for callback in request.callbacks:
+        callback.on_train_begin(model)
     device = resolve_device(cfg.device)
     step_class, pipeline = steps.select(cfg.engine, device, cfg.pipeline, cfg)
     layout = pipelines.resolve(cfg, step_class, pipeline, device, threads, encoded, model.wv, parallel, resume)
@@ -85,8 +87,6 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
     run_cfg = dataclasses.replace(cfg, workers=threads, batch_size=layout.batch_size, chunk_words=layout.chunk_words,
                                   pipeline=layout.pipeline,
                                   update_cap=cfg.update_cap if step_class.batched_updates else None)
-    for callback in request.callbacks:
-        callback.on_train_begin(model)
 
     with torch_threads(1 if step_class.owns_threads else threads), ModelWeights(model, device) as weights, \
             _checkpointer(model, request, encoded, layout) as saver:

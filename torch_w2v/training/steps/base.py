@@ -11,8 +11,9 @@ A step is built once per ``train()`` call and called once per batch of its pipel
     step.loss                        # () float64 on the device: the summed loss when cfg.compute_loss
     step.close()                     # free threads and buffers
 
-What a step needs is declared on its class, and the trainer, :mod:`torch_w2v.config` and the command line
-read those declarations (through :mod:`torch_w2v.training.steps`) instead of testing names:
+What a step needs is declared on its class, and the trainer and the step registry
+(:mod:`torch_w2v.training.steps`) read those declarations instead of testing names (the settings and the
+command line read the names from :mod:`torch_w2v.training.registry`):
 
 * ``name``: the ``engine=`` value that selects it (two classes may share one: the fused engine's token
   and batch steps);
@@ -63,8 +64,8 @@ class Step:
     def unavailable(cls, device: torch.device) -> str | None:
         """Why this step cannot run on ``device`` (a message that names the fix), or None if it can."""
         if cls.devices is not None and device.type not in cls.devices:
-            return (f"the {cls.name} step runs on {' or '.join(cls.devices)} only, not on {device.type}; use "
-                    f"engine='auto'.")
+            where = " or ".join({"cpu": "the CPU", "cuda": "CUDA"}.get(d, d) for d in cls.devices)
+            return f"the {cls.name} step runs on {where} only, not on {device.type}; use engine='auto'."
         return None
 
     @classmethod

@@ -292,9 +292,7 @@ class _FusedStep(Step):
 
     @classmethod
     def unavailable(cls, device):
-        if device.type != "cpu":
-            return "the fused step runs on the CPU only; use engine='triton' or engine='torch' on a GPU."
-        return unavailable_reason()
+        return super().unavailable(device) or unavailable_reason()
 
     def close(self) -> None:
         self.runner.close()

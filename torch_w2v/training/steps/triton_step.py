@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from dataclasses import dataclass
 
 import torch
 
@@ -184,7 +185,7 @@ if triton is not None:
 
     @triton.jit
     def _w2v_kernel(syn0, syn1neg, syn1, lockf,                     # weights (V, D) float32; lockf (V,)
-                    ids, sent, wsize, n_ptr,                        # the plan: (N,) int32 x3, () int64
+                    ids, sent, wsize, n_ptr,                        # the plan: (N,) int32 x3, (1,) int64
                     thr, alias, given_noise,                        # alias table (V,) int64; (B, K) int64
                     points, codes, code_valid,                      # Huffman paths (V, L)
                     loss_ptr, counts,                               # (1,) float64; (3, V) float32
@@ -317,15 +318,20 @@ if triton is not None:
             tl.atomic_add(loss_ptr, tl.sum(loss, axis=0).to(tl.float64))
 
 
-def launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.Tensor, noise=None,
-           block_b: int | None = None, counts: torch.Tensor | None = None) -> None:
-    """Train one :class:`~torch_w2v.training.device_batches.PlanBatch` in place: one kernel launch, or three
-    with ``cfg.update_cap`` (zero the counts, count the pair-updates per row, train).
+@dataclass(frozen=True)
+class Launch:
+    """One training step's kernel launches, as :func:`launch` makes them: the grid, then each kernel with
+    the keyword arguments it is called with (``num_warps`` among them). The kernel report
+    (``benchmarks/kernel_report.py``) compiles exactly these."""
+    grid: tuple
+    kernels: tuple           # ((jit function, {name: argument}), ...): the count kernel first when capped
 
-    ``noise`` (per_batch, K) int64 replaces the in-kernel draws (tests compare with the torch step);
-    ``seed`` keys the draws otherwise. ``loss`` is a () float64 accumulator (written when
-    ``cfg.compute_loss``); ``counts`` a (3, V) float32 buffer for the cap (allocated when None).
-    """
+
+def plan_launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.Tensor, noise=None,
+                block_b: int | None = None, counts: torch.Tensor | None = None,
+                device: torch.device | None = None) -> Launch:
+    """The :class:`Launch` of one step (see :func:`launch`); ``device`` sets the launch shape
+    (:func:`block_centres`: default the weights' device; the kernel report passes CUDA)."""
     plan, syn0 = batch.plan, weights.syn0
     V, D = syn0.shape
     K = cfg.negative
@@ -338,25 +344,40 @@ def launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.Tensor
         points, codes, valid, L = dummy_i, dummy_f, dummy_f, 1
     KP, LP, CP, BLOCK_D = _next_pow2(K + 1), _next_pow2(L), _next_pow2(2 * plan.window), _next_pow2(D)
     P = (KP if K else 0) + (LP if cfg.hs else 0)
-    BB = block_b or block_centres(syn0.device, P, BLOCK_D, plan.per_batch)
-    grid = (triton.cdiv(plan.per_batch, BB),)
+    BB = block_b or block_centres(device or syn0.device, P, BLOCK_D, plan.per_batch)
     cap = cfg.update_cap
+    if cap and counts is None:
+        counts = torch.empty(3, V, dtype=torch.float32, device=syn0.device)
     # what both kernels read, by name
     shared = dict(ids=plan.ids, sent=plan.sent, wsize=plan.wsize, n_ptr=plan.n.reshape(1), thr=thr, alias=alias,
                   given_noise=noise if noise is not None else dummy_i, points=points, code_valid=valid,
                   t=batch.t, n_batches=plan.n_batches, per_batch=plan.per_batch, V=V, T=T, L=L, seed=seed,
                   W=plan.window, K=K, KP=KP, LP=LP, CP=CP, BLOCK_B=BB, SG=bool(cfg.sg), NS=bool(K),
                   HS=bool(cfg.hs), DRAW=noise is None, num_warps=4)
-    if cap:
-        counts = counts if counts is not None else torch.empty(3, V, dtype=torch.float32, device=syn0.device)
-        counts.zero_()
-        _count_kernel[grid](counts=counts, **shared)
-    _w2v_kernel[grid](
+    train = dict(
         syn0=syn0, syn1neg=weights.syn1neg if K else dummy_f, syn1=weights.syn1 if cfg.hs else dummy_f,
         lockf=tables.lockf if tables.lockf is not None else dummy_f, codes=codes, loss_ptr=loss.reshape(1),
-        counts=counts if cap else dummy_f, D=D, lr=lr, max_exp=MAX_EXP, cap=float(cap or 0),
+        counts=counts if cap else dummy_f, D=D, lr=float(lr), max_exp=MAX_EXP, cap=float(cap or 0),
         BLOCK_D=BLOCK_D, CBOW_MEAN=bool(cfg.cbow_mean), LOCKF=tables.lockf is not None,
         LOSS=bool(cfg.compute_loss), CAP=bool(cap), **shared)
+    kernels = ((_count_kernel, dict(counts=counts, **shared)),) if cap else ()
+    return Launch((triton.cdiv(plan.per_batch, BB),), kernels + ((_w2v_kernel, train),))
+
+
+def launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.Tensor, noise=None,
+           block_b: int | None = None, counts: torch.Tensor | None = None) -> None:
+    """Train one :class:`~torch_w2v.training.device_batches.PlanBatch` in place: one kernel launch, or three
+    with ``cfg.update_cap`` (zero the counts, count the pair-updates per row, train).
+
+    ``noise`` (per_batch, K) int64 replaces the in-kernel draws (tests compare with the torch step);
+    ``seed`` keys the draws otherwise. ``loss`` is a () float64 accumulator (written when
+    ``cfg.compute_loss``); ``counts`` a (3, V) float32 buffer for the cap (allocated when None).
+    """
+    step = plan_launch(cfg, weights, tables, batch, lr, seed, loss, noise, block_b, counts)
+    for kernel, kwargs in step.kernels:
+        if kernel is _count_kernel:
+            kwargs["counts"].zero_()
+        kernel[step.grid](**kwargs)
 
 
 def draw_noise(threshold: torch.Tensor, alias: torch.Tensor, T: int, seed: int, n: int, K: int) -> torch.Tensor:
@@ -386,6 +407,8 @@ class TritonStep(Step):
 
     @classmethod
     def unavailable(cls, device):
+        if super().unavailable(device) is not None:
+            return super().unavailable(device)
         if triton is None:
             return f"Triton is not installed ({_IMPORT_ERROR}); pip install triton."
         if device.type == "cuda" and not INTERPRET:
