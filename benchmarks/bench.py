@@ -681,10 +681,11 @@ def parse_args(argv=None):
                    help="a gensim run after every this many torch_w2v runs (default 3)")
     p.add_argument("--no-gensim-iterable", dest="gensim_iterable", action="store_false",
                    help="skip the reference run of gensim on the corpus as an iterable (documented schedule)")
-    p.add_argument("--pipelines", type=_csv(str, {"host", "device"}), default=[],
+    p.add_argument("--pipelines", type=_csv(str, {"host", "device", "segments"}), default=[],
                    help="also run the torch step with batches made on the host and/or the device (the CUDA "
-                        "path's pipeline), and the fused step on host batches (strided steps of 16,384 "
-                        "centres instead of its token pipeline), e.g. host,device, to compare their quality")
+                        "path's pipeline), the fused step on host batches (strided steps of 16,384 "
+                        "centres instead of its token pipeline) and the Triton step's segment kernel "
+                        "(segments), e.g. host,device, to compare their speed and quality")
     p.add_argument("--processes", type=_csv(int), default=[1],
                    help="also run torch_w2v under torchrun with these numbers of processes (e.g. 1,2; the "
                         "--workers threads are split between them)")

@@ -54,7 +54,8 @@ MODES = {
 SIZES = (50, 100, 128, 200, 300)
 NARROW = dict(window=5, K=5, L=24)      # gensim's defaults; a Huffman path of a ~1M-word vocabulary
 WIDE = dict(window=10, K=20, L=40)      # the widest the goals name: a 10M-word vocabulary's paths
-# (mode, D, shape, arch) of each grid; "quick" is what CI compiles for each Triton version
+VARIANTS = ("batch", "segments")   # the Triton step's kernels: triton_step.py (device), triton_segments.py
+# (mode, D, shape, arch) of each grid; "quick" is what CI compiles for each Triton version, for each variant
 GRIDS = {
     "quick": ([(m, 100, "narrow", 90) for m in MODES]
               + [(m, 300, "wide", a) for m in ("sg_ns", "cbow_mean_ns") for a in (80, 90)]),
@@ -73,13 +74,14 @@ def occupancy(registers: int, warps: int, shared: int, arch: int) -> float:
     return min(by_registers, by_shared, 32, 64 // warps) * warps / 64
 
 
-def case_launch(mode: str, D: int, window: int, K: int, L: int):
-    """The :class:`~torch_w2v.training.steps.triton_step.Launch` of one CUDA training step in ``mode``, on
-    small stand-in tensors of the dtypes and shapes a real run passes (the signature depends on nothing else)."""
+def case_launch(mode: str, D: int, window: int, K: int, L: int, variant: str = "batch"):
+    """The :class:`~torch_w2v.training.steps.triton_step.Launch` of one CUDA training step in ``mode`` by the
+    ``variant`` kernel (:data:`VARIANTS`), on small stand-in tensors of the dtypes and shapes a real run passes
+    (the signature depends on nothing else)."""
     import torch
 
-    from torch_w2v.training import device_batches
-    from torch_w2v.training.steps import triton_step
+    from torch_w2v.training import device_batches, pipelines
+    from torch_w2v.training.steps import triton_segments, triton_step
     from torch_w2v.training.weights import Tables
     settings = {**dict(cbow_mean=1, lockf=False, compute_loss=False), **MODES[mode]}
     negative = K if settings["negative"] else 0
@@ -93,11 +95,15 @@ def case_launch(mode: str, D: int, window: int, K: int, L: int):
                     points=torch.zeros(V, L, dtype=torch.int64) if cfg.hs else None,
                     codes=torch.zeros(V, L) if cfg.hs else None, code_valid=torch.ones(V, L) if cfg.hs else None)
     ids = torch.arange(N, dtype=torch.int32) % V
+    segment = pipelines.SegmentPipeline.segment if variant == "segments" else 1
     plan = device_batches.make_plan(ids, ids // 16, sample_int=None, window=window, shrink_windows=True,
-                                    batch_size=16384, generator=torch.Generator().manual_seed(1))
+                                    batch_size=16384, generator=torch.Generator().manual_seed(1), segment=segment)
     batch = device_batches.PlanBatch(plan, 0, 0.025)
-    return triton_step.plan_launch(cfg, weights, tables, batch, 0.025, 1, torch.zeros((), dtype=torch.float64),
-                                   device=torch.device("cuda"))
+    loss = torch.zeros((), dtype=torch.float64)
+    if variant == "segments":
+        cfg.update_cap = None   # the segment step applies one centre's updates at a time: no cap
+        return triton_segments.plan_launch(cfg, weights, tables, batch, 0.025, 1, loss)
+    return triton_step.plan_launch(cfg, weights, tables, batch, 0.025, 1, loss, device=torch.device("cuda"))
 
 
 def _signature(fn, kwargs: dict) -> tuple[dict, dict]:
@@ -170,16 +176,23 @@ def compile_table(grid: str) -> list[dict]:
     """One row per kernel of each case of ``grid`` (see :data:`GRIDS`)."""
     import triton
     rows = []
-    for mode, D, shape, arch in GRIDS[grid]:
-        launch = case_launch(mode, D, **(NARROW if shape == "narrow" else WIDE))
-        for fn, kwargs in launch.kernels:
-            row = dict(triton=triton.__version__, kernel=fn.__name__, mode=mode, D=D, shape=shape, arch=arch,
-                       BLOCK_B=kwargs["BLOCK_B"])
-            try:
-                row.update(compile_case(fn, kwargs, arch))
-            except Exception as exc:  # noqa: BLE001 - a compile error is a result of the report
-                row["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
-            rows.append(row)
+    for variant in VARIANTS:
+        for mode, D, shape, arch in GRIDS[grid]:
+            rows += _compile_rows(variant, mode, D, shape, arch, triton.__version__)
+    return rows
+
+
+def _compile_rows(variant, mode, D, shape, arch, version) -> list[dict]:
+    rows = []
+    launch = case_launch(mode, D, **(NARROW if shape == "narrow" else WIDE), variant=variant)
+    for fn, kwargs in launch.kernels:
+        row = dict(triton=version, variant=variant, kernel=fn.__name__, mode=mode, D=D, shape=shape, arch=arch,
+                   BLOCK_B=kwargs.get("BLOCK_B", kwargs.get("SEG")))
+        try:
+            row.update(compile_case(fn, kwargs, arch))
+        except Exception as exc:  # noqa: BLE001 - a compile error is a result of the report
+            row["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+        rows.append(row)
     return rows
 
 
@@ -206,9 +219,10 @@ KINDS = {"syn0": "input rows", "syn1neg": "output rows", "syn1": "output rows",
          "code_valid": "tables", "lockf": "tables", "counts": "counters", "loss_ptr": "counters"}
 
 
-def traffic(sentences: int = 300, D: int = 100, K: int = 5, window: int = 5) -> dict:
-    """Bytes moved per trained word by the Triton step on the first ``sentences`` of gensim's Lee corpus
-    (skip-gram, one epoch, vocabulary of the whole corpus), by kind; run under TRITON_INTERPRET=1."""
+def traffic(variant: str = "batch", sentences: int = 300, D: int = 100, K: int = 5, window: int = 5) -> dict:
+    """Bytes moved per trained word by the Triton step's ``variant`` kernel (the device pipeline's batch
+    kernel, or the segments pipeline's kernel) on the first ``sentences`` of gensim's Lee corpus (skip-gram,
+    one epoch, vocabulary of the whole corpus), by kind; run under TRITON_INTERPRET=1."""
     import numpy as np
     from gensim.models.word2vec import LineSentence
     from gensim.test.utils import datapath
@@ -255,7 +269,8 @@ def traffic(sentences: int = 300, D: int = 100, K: int = 5, window: int = 5) -> 
 
     corpus = list(LineSentence(datapath("lee_background.cor")))
     model = Word2Vec(sg=1, vector_size=D, negative=K, window=window, min_count=5, seed=1, workers=1,
-                     device="cpu", engine="triton", epochs=1)
+                     device="cpu", engine="triton", pipeline="segments" if variant == "segments" else "device",
+                     epochs=1)
     model.build_vocab(corpus)
     patches = [(interpreter.GridExecutor, "_init_args_hst", recording),
                (builder, "create_masked_load", masked_load), (builder, "create_masked_store", masked_store),
@@ -270,7 +285,7 @@ def traffic(sentences: int = 300, D: int = 100, K: int = 5, window: int = 5) -> 
             setattr(owner, name, original)
     floor = 8 * D * (K + 2)
     per_word = {kind: total / max(trained, 1) for kind, total in counted.items()}
-    return dict(corpus=f"lee_background.cor, first {sentences} sentences", D=D, K=K, window=window,
+    return dict(variant=variant, corpus=f"lee_background.cor, first {sentences} sentences", D=D, K=K, window=window,
                 trained_words=trained, bytes_per_word=per_word, total=sum(per_word.values()), floor=floor,
                 over_floor=sum(per_word.values()) / floor)
 
@@ -295,20 +310,21 @@ def report(grid: str = "quick", triton_path: str | None = None, with_traffic: bo
     ``with_traffic``, the traffic per trained word (under the interpreter)."""
     result = dict(compile=_in_subprocess(["compile", grid], triton_path, interpret=False))
     if with_traffic:
-        result["traffic"] = report_traffic()
+        result["traffic"] = [report_traffic("batch", 300), report_traffic("segments", 20)]
     return result
 
 
-def report_traffic() -> dict:
-    """:func:`traffic`, run in a process under Triton's interpreter."""
-    return _in_subprocess(["traffic"], None, interpret=True)
+def report_traffic(variant: str = "batch", sentences: int = 300) -> dict:
+    """:func:`traffic`, run in a process under Triton's interpreter (the segment kernel runs a program's
+    centres one by one there, ~25 ms a centre: give it fewer sentences)."""
+    return _in_subprocess(["traffic", variant, str(sentences)], None, interpret=True)
 
 
 def render(result: dict) -> str:
     rows = result["compile"]["rows"]
     lines = [f"Triton {result['compile']['triton']}: kernels compiled as launch() runs them on CUDA",
-             "| kernel | mode | D | window/K/L | arch | BLOCK_B | warps | registers | spill bytes (st+ld) | stack | "
-             "shared | occupancy | goals |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| kernel | mode | D | window/K/L | arch | centres a program | warps | registers | spill bytes (st+ld) | "
+             "stack | shared | occupancy | goals |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         shape = NARROW if r["shape"] == "narrow" else WIDE
         dims = f"{shape['window']}/{shape['K']}/{shape['L']}"
@@ -320,10 +336,10 @@ def render(result: dict) -> str:
         lines.append(f"| {r['kernel']} | {r['mode']} | {r['D']} | {dims} | sm_{r['arch']} | {r['BLOCK_B']} | "
                      f"{r['warps']} | {r['registers']} | {r['spill_stores'] + r['spill_loads']:,} | {r['stack']:,} | "
                      f"{r['shared']:,} | {r['occupancy']:.1%} | {'; '.join(missed) or 'met'} |")
-    if "traffic" in result:
-        t = result["traffic"]
-        lines += ["", f"Traffic per trained word under the interpreter ({t['corpus']}, skip-gram, D={t['D']}, "
-                      f"K={t['K']}, window {t['window']}, {t['trained_words']:,} trained words):"]
+    for t in result.get("traffic", ()):
+        lines += ["", f"Traffic per trained word, {t['variant']} kernel, under the interpreter ({t['corpus']}, "
+                      f"skip-gram, D={t['D']}, K={t['K']}, window {t['window']}, {t['trained_words']:,} trained "
+                      f"words):"]
         lines += [f"  {kind}: {value:,.0f} bytes" for kind, value in sorted(t["bytes_per_word"].items())]
         lines.append(f"  total {t['total']:,.0f} bytes a word: {t['over_floor']:.2f}x the floor 8*D*(K+2) = "
                      f"{t['floor']:,}")
@@ -341,7 +357,7 @@ def main(argv=None) -> int:
     if args.emit:
         import triton
         out = (dict(triton=triton.__version__, rows=compile_table(args.emit[1])) if args.emit[0] == "compile"
-               else traffic())
+               else traffic(args.emit[1], int(args.emit[2])))
         print(json.dumps(out))
         return 0
     result = report(args.grid, args.triton_path, args.traffic)

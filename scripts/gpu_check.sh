@@ -15,5 +15,5 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out
 python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" | tee -a "$outdir/gpu.txt"
 python3 -m pytest -q -p no:cacheprovider -o addopts="" tests/test_cuda.py tests/test_triton_step.py \
     tests/test_gradients.py tests/test_device_batches.py 2>&1 | tee "$outdir/cuda_tests.log"
-python3 benchmarks/bench.py --device cuda --batch-sizes 4096,65536 ${CORPUS:+--corpus "$CORPUS"} \
+python3 benchmarks/bench.py --device cuda --batch-sizes 4096,65536 --pipelines segments ${CORPUS:+--corpus "$CORPUS"} \
     --json "$outdir/gpu_bench.json" 2>&1 | tee "$outdir/gpu_bench.log"

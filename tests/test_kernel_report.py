@@ -36,9 +36,10 @@ def test_every_kernel_compiles_for_sm80_and_sm90(table):
     rows = table["rows"]
     assert {r["arch"] for r in rows} == {80, 90} and {r["mode"] for r in rows} == set(kernel_report.MODES)
     assert not [r for r in rows if "error" in r], [r["error"] for r in rows if "error" in r]
-    assert {r["kernel"] for r in rows} == {"_w2v_kernel", "_count_kernel"}
+    assert {r["kernel"] for r in rows} == {"_w2v_kernel", "_count_kernel", "_segment_kernel"}
+    assert {r["variant"] for r in rows} == set(kernel_report.VARIANTS)
     for r in rows:
-        assert 0 < r["registers"] <= 255 and 0 < r["occupancy"] <= 1 and r["warps"] == 4
+        assert 0 < r["registers"] <= 255 and 0 < r["occupancy"] <= 1 and r["warps"] in (1, 2, 4, 8)
 
 
 @pytest.mark.slow
@@ -48,13 +49,36 @@ def test_the_count_kernel_meets_the_gpu_goals(table):
     assert not any(missed.values()), missed
 
 
+def _missed(table, kernel):
+    return {f"{r['mode']} D={r['D']} sm_{r['arch']}": kernel_report.meets_goals(r) for r in table["rows"]
+            if r["kernel"] == kernel}
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 20: the training kernel takes 168-255 registers a thread, spills in "
-                                       "every mode and reaches 12.5-19% occupancy; it passes once rebuilt")
-def test_the_training_kernel_meets_the_gpu_goals(table):
-    missed = {f"{r['mode']} D={r['D']} sm_{r['arch']}": kernel_report.meets_goals(r) for r in table["rows"]
-              if r["kernel"] == "_w2v_kernel"}
+@pytest.mark.xfail(strict=True, reason="issue 20: the batch kernel takes 168-255 registers a thread, spills in "
+                                       "every mode and reaches 12.5-19% occupancy")
+def test_the_batch_kernel_meets_the_gpu_goals(table):
+    missed = _missed(table, "_w2v_kernel")
     assert not any(missed.values()), missed
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 20: the segment kernel does not spill at D=100 but takes 96-255 "
+                                       "registers (12.5-31% occupancy) and spills with hs at D=300")
+def test_the_segment_kernel_meets_the_gpu_goals(table):
+    missed = _missed(table, "_segment_kernel")
+    assert not any(missed.values()), missed
+
+
+@pytest.mark.slow
+def test_the_segment_kernel_spills_nothing_with_negative_sampling_at_d100(table):
+    """What the segment layout already achieves, kept: no spill and at least 25% occupancy for negative
+    sampling at D=100 on sm_90 (the batch kernel spills 1-7 KB there at 12.5-18.8%)."""
+    rows = [r for r in table["rows"] if r["kernel"] == "_segment_kernel" and r["D"] == 100
+            and r["mode"] in ("sg_ns", "cbow_mean_ns", "cbow_sum_ns")]
+    assert len(rows) == 3
+    for r in rows:
+        assert r["spill_stores"] + r["spill_loads"] == 0 and r["occupancy"] >= 0.25, r
 
 
 @pytest.mark.slow
@@ -67,3 +91,13 @@ def test_the_traffic_per_trained_word_is_counted_against_the_floor():
     assert per_word["input rows"] >= 8 * D and per_word["output rows"] >= 8 * D * (K + 1)
     assert per_word["plan"] > 0 and per_word["tables"] > 0
     assert t["floor"] <= t["total"] < 10 * t["floor"]
+
+
+@pytest.mark.slow
+def test_the_segment_kernel_moves_fewer_bytes_a_word_than_the_batch_kernel():
+    """Neighbouring centres share their contexts: with each program training consecutive centres the
+    traffic per trained word falls (counted on 8 sentences: the interpreter runs the segment kernel's
+    centres one by one)."""
+    batch, segments = kernel_report.report_traffic("batch", 8), kernel_report.report_traffic("segments", 8)
+    assert segments["trained_words"] == batch["trained_words"] > 300
+    assert segments["floor"] <= segments["total"] < batch["total"]

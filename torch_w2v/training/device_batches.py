@@ -61,7 +61,9 @@ class Plan:
     n: torch.Tensor          # () int64 kept tokens, on the device
     window: int              # the largest window
     n_batches: int           # batches in the chunk
-    per_batch: int           # centre slots per batch (some empty)
+    per_batch: int           # centre slots (segments, when segment > 1) per batch, some empty
+    segment: int = 1         # consecutive positions a slot holds: batch t holds positions
+    #                          [s * segment, (s + 1) * segment) of the slots s = t, t + n_batches, ...
 
 
 @dataclass
@@ -78,6 +80,9 @@ class PlanBatch:
     def materialize(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(centres (B,), contexts (B, 2w), mask (B, 2w))`` int64/int64/float32, as the host batches."""
         p = self.plan
+        if p.segment != 1:
+            raise ValueError(f"a plan of segments ({p.segment} positions a slot) is for the segment kernel; the "
+                             f"torch step takes plans with segment=1 (the device pipeline).")
         N = len(p.ids)
         pos = self.positions()                                                               # (B,)
         real = pos < p.n                                                                     # (B,)
@@ -93,8 +98,9 @@ class PlanBatch:
 
 
 def make_plan(ids: torch.Tensor, sent: torch.Tensor, *, sample_int: torch.Tensor | None, window: int,
-              shrink_windows: bool, batch_size: int, generator: torch.Generator) -> Plan:
-    """The :class:`Plan` of a chunk: ``ids`` (N,) int32 and ``sent`` (N,) int32 on the training device."""
+              shrink_windows: bool, batch_size: int, generator: torch.Generator, segment: int = 1) -> Plan:
+    """The :class:`Plan` of a chunk: ``ids`` (N,) int32 and ``sent`` (N,) int32 on the training device; its
+    batches hold about ``batch_size`` positions, in slots of ``segment`` consecutive ones."""
     N, dev = len(ids), ids.device
     if sample_int is None:
         kept_ids, kept_sent = ids, sent
@@ -111,6 +117,7 @@ def make_plan(ids: torch.Tensor, sent: torch.Tensor, *, sample_int: torch.Tensor
         wsize = (window - torch.randint(0, window, (N,), generator=generator, device=dev)).to(torch.int32)
     else:
         wsize = torch.full((N,), window, dtype=torch.int32, device=dev)
-    n_batches = max(1, -(-N // batch_size))
-    per_batch = max(1, -(-N // n_batches))
-    return Plan(kept_ids, kept_sent, wsize, n, window, n_batches, per_batch)
+    slots = max(1, -(-N // segment))                          # segment = 1: a slot per position
+    n_batches = max(1, -(-slots // max(1, batch_size // segment)))
+    per_batch = max(1, -(-slots // n_batches))
+    return Plan(kept_ids, kept_sent, wsize, n, window, n_batches, per_batch, segment)

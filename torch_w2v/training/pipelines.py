@@ -179,6 +179,7 @@ class DevicePipeline(Pipeline):
     name = "device"
     chunk_words = 1 << 20   # one host sync per chunk, so chunks are larger
     unrecorded_chunk_words = 1 << 20
+    segment = 1             # consecutive centres a batch slot holds
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -192,11 +193,20 @@ class DevicePipeline(Pipeline):
             plan = device_batches.make_plan(
                 ids, sentence_of, sample_int=self.tables.sample_int, window=self.window,
                 shrink_windows=self.shrink_windows, batch_size=self.layout.batch_size,
-                generator=self._generator(epoch, index, self.device))
+                generator=self._generator(epoch, index, self.device), segment=self.segment)
             units = span.sentences if schedule.by_sentences else span.raw_words
             batches = [device_batches.PlanBatch(plan, t, schedule.alpha(epoch, done + t / plan.n_batches * units))
                        for t in range(plan.n_batches)]
             yield Chunk(index, span.sentences, span.raw_words, batches, plan.n)
+
+
+class SegmentPipeline(DevicePipeline):
+    """The device pipeline's plans cut into slots of :attr:`segment` consecutive centres, for a step whose
+    programs each train a run of neighbouring centres in order (the segment kernel): a batch holds slots far
+    apart in the text, each a run of the text."""
+    name = "segments"
+    segment = 32            # long enough that a window's rows are reused between neighbouring centres (from
+    #                         L1/L2 on a GPU), short enough that a 2**20-token chunk has ~32k programs
 
 
 @dataclass

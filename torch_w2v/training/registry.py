@@ -11,7 +11,7 @@ STEPS = {  # engine name -> (one line for the docs and --help, its step classes 
     "fused": ("C, one pass per centre on Hogwild threads (CPU; built at install)",
               (("steps.fused", "FusedTokenStep"), ("steps.fused", "FusedBatchStep"))),
     "triton": ("one Triton kernel per batch (CUDA; the CPU under TRITON_INTERPRET=1, for tests)",
-               (("steps.triton_step", "TritonStep"),)),
+               (("steps.triton_step", "TritonStep"), ("steps.triton_segments", "TritonSegmentStep"))),
     "torch": ("batched torch ops (any device; the reference the other steps are tested against)",
               (("steps.torch_step", "TorchStep"),)),
 }
@@ -21,6 +21,8 @@ PIPELINES = {  # pipeline name -> (one line, its class as (module, class))
     "host": ("strided batches made by a CPU producer thread", ("pipelines", "HostPipeline")),
     "device": ("a plan per chunk made on the training device, the corpus uploaded once",
                ("pipelines", "DevicePipeline")),
+    "segments": ("the device plan in runs of consecutive centres, a program's each (the segment kernel)",
+                 ("pipelines", "SegmentPipeline")),
 }
 ENGINES = ("auto", *STEPS)              # the values of engine=
 PIPELINE_NAMES = ("auto", *PIPELINES)   # the values of pipeline=

@@ -1,0 +1,226 @@
+"""The segment kernel: each Triton program trains a run of consecutive centres of a device plan, one centre
+after another, with its threads across the vector dimension (the layout of FULL-W2V and BlazingText).
+
+Where :mod:`.triton_step` gives a program ``BLOCK_B`` centres far apart in the text and holds all their
+output rows at once (``(BLOCK_B, P, D)`` tiles: 168-255 registers a thread, spills), a program here holds
+one centre's output rows, ``(KP, D)`` for negative sampling and ``(LP, D)`` for hierarchical softmax, and
+streams its contexts through them:
+
+1. the segment: ``SEG`` consecutive positions of the plan (batch ``t`` holds segments
+   ``t, t + n_batches, ...``, far apart in the text, as :mod:`.device_batches` strides centres);
+2. per centre, in text order: its output rows loaded once (the centre and ``K`` noise words drawn in the
+   kernel from the alias table, as the batch kernel draws them, keyed by the centre's plan position;
+   and/or its Huffman path);
+3. skip-gram: each context's input row against them, the input row updated right after it (an atomic);
+   CBOW: the contexts' mean (or sum) against them, every context row updated;
+4. the output rows' summed updates, once per centre (atomics).
+
+Within a program a centre sees every update of the centres before it (as gensim's threads and the fused C
+step do); programs race on shared rows (Hogwild). So a step equals the sequential reference when its
+programs run one after another, as under Triton's interpreter (``tests/test_triton_segments.py``). No
+update cap: a program applies one centre's updates at a time, like the fused step.
+"""
+from __future__ import annotations
+
+import torch
+
+from ...config import MAX_EXP
+from .triton_step import _IMPORT_ERROR, INTERPRET, _next_pow2, flat_lockf, triton
+from .triton_step import TritonStep as _BatchStep
+
+if triton is not None:
+    import triton.language as tl
+
+    from .triton_step import _noise
+
+    @triton.jit
+    def _segment_head(X, x, valid, label, lr, max_exp, LOSS: tl.constexpr):
+        """Input ``x`` (BD,) against the head rows ``X`` (P, BD): the input-side update (BD,), the rows'
+        update (P, BD) and the loss (a scalar, 0 unless LOSS), by gensim's rule."""
+        f = tl.sum(X * x[None, :], axis=1)                                            # (P,)
+        fc = tl.minimum(tl.maximum(f, -max_exp), max_exp)
+        g = (label - 1.0 / (1.0 + tl.exp(-fc))) * lr
+        g = tl.where(valid & (tl.abs(f) < max_exp), g, 0.0)
+        loss = tl.sum(g, axis=0) * 0.0
+        if LOSS:
+            signed = tl.where(label > 0.5, f, -f)
+            terms = tl.maximum(-signed, 0.0) + tl.log(1.0 + tl.exp(-tl.abs(signed)))
+            loss = tl.sum(tl.where(valid, terms, 0.0), axis=0)
+        return tl.sum(g[:, None] * X, axis=0), g[:, None] * x[None, :], loss
+
+    @triton.jit
+    def _segment_kernel(syn0, syn1neg, syn1, lockf, ids, sent, wsize, n_ptr, thr, alias, given_noise,
+                        points, codes, code_valid, loss_ptr,
+                        t, n_batches, per_batch, D, V, T, L, seed, lr, max_exp,
+                        SEG: tl.constexpr, W: tl.constexpr, K: tl.constexpr, KP: tl.constexpr, LP: tl.constexpr,
+                        BLOCK_D: tl.constexpr, SG: tl.constexpr, CBOW_MEAN: tl.constexpr, NS: tl.constexpr,
+                        HS: tl.constexpr, LOCKF: tl.constexpr, LOSS: tl.constexpr, DRAW: tl.constexpr):
+        """Train segment ``t + program_id * n_batches`` of a plan: ``SEG`` consecutive centres in order.
+
+        The parameters are :func:`.triton_step._w2v_kernel`'s of the same names (weights (V, D) float32,
+        the plan's (N,) int32 ids, sentence numbers and windows, ``n_ptr`` (1,) int64 kept tokens, the
+        alias table, ``given_noise`` (N, K) int64 per plan position when not DRAW, the Huffman tables, the
+        (1,) float64 loss), except that ``per_batch`` counts segments, and:
+
+        SEG : consecutive plan positions a program trains
+        """
+        # (a scalar condition joins a vector mask through tl.where: `scalar & vector` is refused by the
+        # interpreter)
+        # 1. the segment
+        j = tl.program_id(0)
+        first = (t + j.to(tl.int64) * n_batches) * SEG
+        n = tl.load(n_ptr)
+        d = tl.arange(0, BLOCK_D)
+        dm = d < D
+        k = tl.arange(0, KP)
+        ll = tl.arange(0, LP)
+        total = tl.sum(tl.zeros((KP,), tl.float32), axis=0)
+        for i in range(SEG):
+            p = first + i
+            real = (j < per_batch) & (p < n)
+            pc = tl.where(real, p, 0)
+            centre = tl.load(ids + pc, mask=real, other=0).to(tl.int64)
+            s_c = tl.load(sent + pc, mask=real, other=-1)
+            w_c = tl.load(wsize + pc, mask=real, other=0)
+            # 2. the centre's output rows, loaded once
+            if NS:
+                if DRAW:
+                    noise = _noise(seed, pc * KP + k, thr, alias, V, T)
+                else:
+                    nk = tl.where(real, (k >= 1) & (k <= K), False)
+                    noise = tl.load(given_noise + pc * K + k - 1, mask=nk, other=0)
+                nrows = tl.where(k == 0, centre, noise)
+                nvalid = tl.where(real, (k <= K) & ((k == 0) | (nrows != centre)), False)
+                nlabel = tl.where(k == 0, 1.0, 0.0)
+                nptr = syn1neg + nrows[:, None] * D + d[None, :]
+                nmask = nvalid[:, None] & dm[None, :]
+                U = tl.load(nptr, mask=nmask, other=0.0)                                # (KP, BD)
+                dU = tl.zeros((KP, BLOCK_D), tl.float32)
+            if HS:
+                hm = tl.where(real, ll < L, False)
+                hoff = centre * L + ll
+                hrows = tl.load(points + hoff, mask=hm, other=0)
+                hvalid = hm & (tl.load(code_valid + hoff, mask=hm, other=0.0) > 0.5)
+                hlabel = tl.load(codes + hoff, mask=hm, other=0.0)
+                hptr = syn1 + hrows[:, None] * D + d[None, :]
+                hmask = hvalid[:, None] & dm[None, :]
+                H = tl.load(hptr, mask=hmask, other=0.0)                                # (LP, BD)
+                dH = tl.zeros((LP, BLOCK_D), tl.float32)
+            if SG:  # 3. each context's input row against the heads, updated right after it
+                for o in range(2 * W):
+                    off = tl.where(o < W, o - W, o - W + 1)
+                    cp = p + off
+                    ok = real & (cp >= 0) & (cp < n) & (tl.abs(off) <= w_c)
+                    cpc = tl.where(ok, cp, 0)
+                    ok = ok & (tl.load(sent + cpc, mask=ok, other=-2) == s_c)
+                    cid = tl.load(ids + cpc, mask=ok, other=0).to(tl.int64)
+                    vptr = syn0 + cid * D + d
+                    vmask = tl.where(ok, dm, False)
+                    v = tl.load(vptr, mask=vmask, other=0.0)                            # (BD,)
+                    work = tl.zeros((BLOCK_D,), tl.float32)
+                    if NS:
+                        w_in, d_out, l_out = _segment_head(U, v, tl.where(ok, nvalid, False), nlabel, lr, max_exp, LOSS)
+                        work, dU, total = work + w_in, dU + d_out, total + l_out
+                    if HS:
+                        w_in, d_out, l_out = _segment_head(H, v, tl.where(ok, hvalid, False), hlabel, lr, max_exp, LOSS)
+                        work, dH, total = work + w_in, dH + d_out, total + l_out
+                    if LOCKF:
+                        work = work * tl.load(lockf + cid, mask=ok, other=0.0)
+                    tl.atomic_add(vptr, work, mask=vmask)
+            else:  # 3. CBOW: the contexts' mean (or sum) against the heads, then every context row updated
+                h = tl.zeros((BLOCK_D,), tl.float32)
+                count = tl.sum(tl.zeros((KP,), tl.float32), axis=0)
+                for o in range(2 * W):
+                    off = tl.where(o < W, o - W, o - W + 1)
+                    cp = p + off
+                    ok = real & (cp >= 0) & (cp < n) & (tl.abs(off) <= w_c)
+                    cpc = tl.where(ok, cp, 0)
+                    ok = ok & (tl.load(sent + cpc, mask=ok, other=-2) == s_c)
+                    cid = tl.load(ids + cpc, mask=ok, other=0).to(tl.int64)
+                    h += tl.load(syn0 + cid * D + d, mask=tl.where(ok, dm, False), other=0.0)
+                    count += tl.where(ok, 1.0, 0.0)
+                has = count > 0.0
+                inv = 1.0 / tl.maximum(count, 1.0)
+                if CBOW_MEAN:
+                    h = h * inv
+                work = tl.zeros((BLOCK_D,), tl.float32)
+                if NS:
+                    w_in, d_out, l_out = _segment_head(U, h, tl.where(has, nvalid, False), nlabel, lr, max_exp, LOSS)
+                    work, dU, total = work + w_in, dU + d_out, total + l_out
+                if HS:
+                    w_in, d_out, l_out = _segment_head(H, h, tl.where(has, hvalid, False), hlabel, lr, max_exp, LOSS)
+                    work, dH, total = work + w_in, dH + d_out, total + l_out
+                if CBOW_MEAN == 0:
+                    work = work * inv  # gensim divides the error over the summed context vectors
+                for o in range(2 * W):
+                    off = tl.where(o < W, o - W, o - W + 1)
+                    cp = p + off
+                    ok = real & (cp >= 0) & (cp < n) & (tl.abs(off) <= w_c)
+                    cpc = tl.where(ok, cp, 0)
+                    ok = ok & (tl.load(sent + cpc, mask=ok, other=-2) == s_c)
+                    cid = tl.load(ids + cpc, mask=ok, other=0).to(tl.int64)
+                    upd = work
+                    if LOCKF:
+                        upd = upd * tl.load(lockf + cid, mask=ok, other=0.0)
+                    tl.atomic_add(syn0 + cid * D + d, upd, mask=tl.where(ok, dm, False))
+            # 4. the output rows' summed updates, once per centre
+            if NS:
+                tl.atomic_add(nptr, dU, mask=nmask)
+            if HS:
+                tl.atomic_add(hptr, dH, mask=hmask)
+        if LOSS:
+            tl.atomic_add(loss_ptr, total.to(tl.float64))
+
+
+def plan_launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.Tensor, noise=None):
+    """The :class:`~.triton_step.Launch` of one step of segments (batch ``batch.t`` of a plan of segments,
+    :class:`~torch_w2v.training.pipelines.SegmentPipeline`); ``noise`` (N, K) int64 per plan position replaces
+    the in-kernel draws."""
+    from .triton_step import Launch
+    plan, syn0 = batch.plan, weights.syn0
+    V, D = syn0.shape
+    K = cfg.negative
+    dummy_f, dummy_i = syn0, plan.ids
+    thr, alias, T = tables.noise if K else (dummy_i, dummy_i, 1)
+    if tables.points is not None and cfg.hs:
+        points, codes, valid = tables.points, tables.codes, tables.code_valid
+        L = points.shape[1]
+    else:
+        points, codes, valid, L = dummy_i, dummy_f, dummy_f, 1
+    BLOCK_D = _next_pow2(D)
+    args = dict(
+        syn0=syn0, syn1neg=weights.syn1neg if K else dummy_f, syn1=weights.syn1 if cfg.hs else dummy_f,
+        lockf=tables.lockf if tables.lockf is not None else dummy_f, ids=plan.ids, sent=plan.sent,
+        wsize=plan.wsize, n_ptr=plan.n.reshape(1), thr=thr, alias=alias,
+        given_noise=noise if noise is not None else dummy_i, points=points, codes=codes, code_valid=valid,
+        loss_ptr=loss.reshape(1), t=batch.t, n_batches=plan.n_batches, per_batch=plan.per_batch, D=D, V=V, T=T,
+        L=L, seed=seed, lr=float(lr), max_exp=MAX_EXP, SEG=plan.segment, W=plan.window, K=K,
+        KP=_next_pow2(K + 1), LP=_next_pow2(L), BLOCK_D=BLOCK_D, SG=bool(cfg.sg), CBOW_MEAN=bool(cfg.cbow_mean),
+        NS=bool(K), HS=bool(cfg.hs), LOCKF=tables.lockf is not None, LOSS=bool(cfg.compute_loss),
+        DRAW=noise is None, num_warps=max(1, min(8, BLOCK_D // 32)))
+    return Launch((plan.per_batch,), ((_segment_kernel, args),))
+
+
+def launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.Tensor, noise=None) -> None:
+    """Train one batch of segments in place: one kernel launch."""
+    step = plan_launch(cfg, weights, tables, batch, lr, seed, loss, noise)
+    for kernel, kwargs in step.kernels:
+        kernel[step.grid](**kwargs)
+
+
+class TritonSegmentStep(_BatchStep):
+    """The segment kernel on the ``segments`` pipeline (see the module docstring)."""
+    pipelines = ("segments",)
+    batched_updates = False
+
+    @classmethod
+    def default_pipeline(cls, device, cfg):
+        return None   # until a GPU run shows which of the two Triton kernels is faster, the batch kernel is
+
+    def __call__(self, batch) -> int:
+        """Train a batch of segments at its learning rate; the pipeline counts its kept tokens (returns 0)."""
+        launch(self.cfg, self.weights, self.tables, batch, batch.lr, self.seed, self.loss)
+        return 0
+
+
+__all__ = ["INTERPRET", "TritonSegmentStep", "_IMPORT_ERROR", "flat_lockf", "launch", "plan_launch"]
