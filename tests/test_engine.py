@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from torch_w2v import Word2Vec
-from torch_w2v.training import engine, pipelines, seeds
+from torch_w2v.training import engine, seeds
 
 
 def test_schedule_is_linear_over_all_epochs_and_floored():
@@ -28,14 +28,6 @@ def test_the_run_seed_and_the_chunk_streams_keep_their_constants():
     assert (seeds.PIPELINE_STREAM, seeds.STEP_STREAM) == (0, 1)
     a, b = seeds.chunk_generator(5, 1, 2, seeds.STEP_STREAM), torch.Generator().manual_seed(seeds.mix_seed(5, 1, 2, 1))
     assert torch.equal(torch.randint(0, 2**62, (4,), generator=a), torch.randint(0, 2**62, (4,), generator=b))
-
-
-def test_default_batch_size_rules():
-    cpu = torch.device("cpu")
-    assert pipelines.default_batch_size(cpu) == 2048
-    assert pipelines.default_batch_size(cpu, large=True) == 16384
-    assert pipelines.default_batch_size(cpu, words_per_epoch=45_000, large=True) == 45_000 // 128
-    assert pipelines.default_batch_size(cpu, words_per_epoch=10) == 64
 
 
 @pytest.mark.parametrize("device, words", [("meta", "not supported"), ("nonsense", "not a device torch knows")])

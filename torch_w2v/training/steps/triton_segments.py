@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 
 from ...config import MAX_EXP
-from .triton_step import _IMPORT_ERROR, INTERPRET, _next_pow2, flat_lockf, triton
+from .triton_step import _IMPORT_ERROR, INTERPRET, _next_pow2, flat_lockf, kernel_tensors, triton
 from .triton_step import TritonStep as _BatchStep
 
 if triton is not None:
@@ -47,6 +47,17 @@ if triton is not None:
             terms = tl.maximum(-signed, 0.0) + tl.log(1.0 + tl.exp(-tl.abs(signed)))
             loss = tl.sum(tl.where(valid, terms, 0.0), axis=0)
         return tl.sum(g[:, None] * X, axis=0), g[:, None] * x[None, :], loss
+
+    @triton.jit
+    def _context(o, p, n, real, w_c, s_c, ids, sent, W: tl.constexpr):
+        """Context slot ``o`` (0..2W-1: offsets -W..-1, 1..W) of the centre at plan position ``p``: whether it
+        is a context (inside the chunk, the centre's reduced window ``w_c`` and sentence ``s_c``), its word."""
+        off = tl.where(o < W, o - W, o - W + 1)
+        cp = p + off
+        ok = real & (cp >= 0) & (cp < n) & (tl.abs(off) <= w_c)
+        cpc = tl.where(ok, cp, 0)
+        ok = ok & (tl.load(sent + cpc, mask=ok, other=-2) == s_c)
+        return ok, tl.load(ids + cpc, mask=ok, other=0).to(tl.int64)
 
     @triton.jit
     def _segment_kernel(syn0, syn1neg, syn1, lockf, ids, sent, wsize, n_ptr, thr, alias, given_noise,
@@ -108,12 +119,7 @@ if triton is not None:
                 dH = tl.zeros((LP, BLOCK_D), tl.float32)
             if SG:  # 3. each context's input row against the heads, updated right after it
                 for o in range(2 * W):
-                    off = tl.where(o < W, o - W, o - W + 1)
-                    cp = p + off
-                    ok = real & (cp >= 0) & (cp < n) & (tl.abs(off) <= w_c)
-                    cpc = tl.where(ok, cp, 0)
-                    ok = ok & (tl.load(sent + cpc, mask=ok, other=-2) == s_c)
-                    cid = tl.load(ids + cpc, mask=ok, other=0).to(tl.int64)
+                    ok, cid = _context(o, p, n, real, w_c, s_c, ids, sent, W)
                     vptr = syn0 + cid * D + d
                     vmask = tl.where(ok, dm, False)
                     v = tl.load(vptr, mask=vmask, other=0.0)                            # (BD,)
@@ -131,12 +137,7 @@ if triton is not None:
                 h = tl.zeros((BLOCK_D,), tl.float32)
                 count = tl.sum(tl.zeros((KP,), tl.float32), axis=0)
                 for o in range(2 * W):
-                    off = tl.where(o < W, o - W, o - W + 1)
-                    cp = p + off
-                    ok = real & (cp >= 0) & (cp < n) & (tl.abs(off) <= w_c)
-                    cpc = tl.where(ok, cp, 0)
-                    ok = ok & (tl.load(sent + cpc, mask=ok, other=-2) == s_c)
-                    cid = tl.load(ids + cpc, mask=ok, other=0).to(tl.int64)
+                    ok, cid = _context(o, p, n, real, w_c, s_c, ids, sent, W)
                     h += tl.load(syn0 + cid * D + d, mask=tl.where(ok, dm, False), other=0.0)
                     count += tl.where(ok, 1.0, 0.0)
                 has = count > 0.0
@@ -153,12 +154,7 @@ if triton is not None:
                 if CBOW_MEAN == 0:
                     work = work * inv  # gensim divides the error over the summed context vectors
                 for o in range(2 * W):
-                    off = tl.where(o < W, o - W, o - W + 1)
-                    cp = p + off
-                    ok = real & (cp >= 0) & (cp < n) & (tl.abs(off) <= w_c)
-                    cpc = tl.where(ok, cp, 0)
-                    ok = ok & (tl.load(sent + cpc, mask=ok, other=-2) == s_c)
-                    cid = tl.load(ids + cpc, mask=ok, other=0).to(tl.int64)
+                    ok, cid = _context(o, p, n, real, w_c, s_c, ids, sent, W)
                     upd = work
                     if LOCKF:
                         upd = upd * tl.load(lockf + cid, mask=ok, other=0.0)
@@ -177,25 +173,12 @@ def plan_launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.T
     :class:`~torch_w2v.training.pipelines.SegmentPipeline`); ``noise`` (N, K) int64 per plan position replaces
     the in-kernel draws."""
     from .triton_step import Launch
-    plan, syn0 = batch.plan, weights.syn0
-    V, D = syn0.shape
-    K = cfg.negative
-    dummy_f, dummy_i = syn0, plan.ids
-    thr, alias, T = tables.noise if K else (dummy_i, dummy_i, 1)
-    if tables.points is not None and cfg.hs:
-        points, codes, valid = tables.points, tables.codes, tables.code_valid
-        L = points.shape[1]
-    else:
-        points, codes, valid, L = dummy_i, dummy_f, dummy_f, 1
-    BLOCK_D = _next_pow2(D)
+    plan, K = batch.plan, cfg.negative
+    BLOCK_D = _next_pow2(weights.syn0.shape[1])
     args = dict(
-        syn0=syn0, syn1neg=weights.syn1neg if K else dummy_f, syn1=weights.syn1 if cfg.hs else dummy_f,
-        lockf=tables.lockf if tables.lockf is not None else dummy_f, ids=plan.ids, sent=plan.sent,
-        wsize=plan.wsize, n_ptr=plan.n.reshape(1), thr=thr, alias=alias,
-        given_noise=noise if noise is not None else dummy_i, points=points, codes=codes, code_valid=valid,
-        loss_ptr=loss.reshape(1), t=batch.t, n_batches=plan.n_batches, per_batch=plan.per_batch, D=D, V=V, T=T,
-        L=L, seed=seed, lr=float(lr), max_exp=MAX_EXP, SEG=plan.segment, W=plan.window, K=K,
-        KP=_next_pow2(K + 1), LP=_next_pow2(L), BLOCK_D=BLOCK_D, SG=bool(cfg.sg), CBOW_MEAN=bool(cfg.cbow_mean),
+        **kernel_tensors(cfg, weights, tables, plan, noise), loss_ptr=loss.reshape(1), t=batch.t,
+        n_batches=plan.n_batches, per_batch=plan.per_batch, seed=seed, lr=float(lr), max_exp=MAX_EXP,
+        SEG=plan.segment, W=plan.window, K=K, BLOCK_D=BLOCK_D, SG=bool(cfg.sg), CBOW_MEAN=bool(cfg.cbow_mean),
         NS=bool(K), HS=bool(cfg.hs), LOCKF=tables.lockf is not None, LOSS=bool(cfg.compute_loss),
         DRAW=noise is None, num_warps=max(1, min(8, BLOCK_D // 32)))
     return Launch((plan.per_batch,), ((_segment_kernel, args),))

@@ -335,33 +335,44 @@ def plan_launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.T
     plan, syn0 = batch.plan, weights.syn0
     V, D = syn0.shape
     K = cfg.negative
-    dummy_f, dummy_i = syn0, plan.ids          # stand-ins for the tensors a mode does not read
-    thr, alias, T = tables.noise if K else (dummy_i, dummy_i, 1)
-    if tables.points is not None and cfg.hs:
-        points, codes, valid = tables.points, tables.codes, tables.code_valid
-        L = points.shape[1]
-    else:
-        points, codes, valid, L = dummy_i, dummy_f, dummy_f, 1
-    KP, LP, CP, BLOCK_D = _next_pow2(K + 1), _next_pow2(L), _next_pow2(2 * plan.window), _next_pow2(D)
+    tensors = kernel_tensors(cfg, weights, tables, plan, noise)
+    KP, LP, CP, BLOCK_D = _next_pow2(K + 1), tensors["LP"], _next_pow2(2 * plan.window), _next_pow2(D)
     P = (KP if K else 0) + (LP if cfg.hs else 0)
     BB = block_b or block_centres(device or syn0.device, P, BLOCK_D, plan.per_batch)
     cap = cfg.update_cap
     if cap and counts is None:
         counts = torch.empty(3, V, dtype=torch.float32, device=syn0.device)
     # what both kernels read, by name
-    shared = dict(ids=plan.ids, sent=plan.sent, wsize=plan.wsize, n_ptr=plan.n.reshape(1), thr=thr, alias=alias,
-                  given_noise=noise if noise is not None else dummy_i, points=points, code_valid=valid,
-                  t=batch.t, n_batches=plan.n_batches, per_batch=plan.per_batch, V=V, T=T, L=L, seed=seed,
-                  W=plan.window, K=K, KP=KP, LP=LP, CP=CP, BLOCK_B=BB, SG=bool(cfg.sg), NS=bool(K),
-                  HS=bool(cfg.hs), DRAW=noise is None, num_warps=4)
+    counted = ("ids", "sent", "wsize", "n_ptr", "thr", "alias", "given_noise", "points", "code_valid", "V", "T", "L",
+               "KP", "LP")
+    shared = dict({name: tensors[name] for name in counted}, t=batch.t, n_batches=plan.n_batches,
+                  per_batch=plan.per_batch, seed=seed, W=plan.window, K=K, CP=CP, BLOCK_B=BB, SG=bool(cfg.sg),
+                  NS=bool(K), HS=bool(cfg.hs), DRAW=noise is None, num_warps=4)
     train = dict(
-        syn0=syn0, syn1neg=weights.syn1neg if K else dummy_f, syn1=weights.syn1 if cfg.hs else dummy_f,
-        lockf=tables.lockf if tables.lockf is not None else dummy_f, codes=codes, loss_ptr=loss.reshape(1),
-        counts=counts if cap else dummy_f, D=D, lr=float(lr), max_exp=MAX_EXP, cap=float(cap or 0),
+        {name: tensors[name] for name in ("syn0", "syn1neg", "syn1", "lockf", "codes", "D")}, **shared,
+        loss_ptr=loss.reshape(1), counts=counts if cap else syn0, lr=float(lr), max_exp=MAX_EXP, cap=float(cap or 0),
         BLOCK_D=BLOCK_D, CBOW_MEAN=bool(cfg.cbow_mean), LOCKF=tables.lockf is not None,
-        LOSS=bool(cfg.compute_loss), CAP=bool(cap), **shared)
+        LOSS=bool(cfg.compute_loss), CAP=bool(cap))
     kernels = ((_count_kernel, dict(counts=counts, **shared)),) if cap else ()
     return Launch((triton.cdiv(plan.per_batch, BB),), kernels + ((_w2v_kernel, train),))
+
+
+def kernel_tensors(cfg, weights, tables, plan, noise=None) -> dict:
+    """The weights, tables and plan arrays every training kernel reads, by parameter name, with their sizes
+    (``D``, ``V``, ``T``, ``L``, ``KP``, ``LP``); a tensor a mode does not read is stood in for by one of the
+    same dtype (``syn0`` or the plan's ids), never read."""
+    syn0 = weights.syn0
+    dummy_f, dummy_i = syn0, plan.ids
+    K = cfg.negative
+    thr, alias, T = tables.noise if K else (dummy_i, dummy_i, 1)
+    hs = tables.points is not None and cfg.hs
+    L = tables.points.shape[1] if hs else 1
+    return dict(syn0=syn0, syn1neg=weights.syn1neg if K else dummy_f, syn1=weights.syn1 if cfg.hs else dummy_f,
+                lockf=tables.lockf if tables.lockf is not None else dummy_f, ids=plan.ids, sent=plan.sent,
+                wsize=plan.wsize, n_ptr=plan.n.reshape(1), thr=thr, alias=alias,
+                given_noise=noise if noise is not None else dummy_i, points=tables.points if hs else dummy_i,
+                codes=tables.codes if hs else dummy_f, code_valid=tables.code_valid if hs else dummy_f,
+                D=syn0.shape[1], V=syn0.shape[0], T=T, L=L, KP=_next_pow2(K + 1), LP=_next_pow2(L))
 
 
 def launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.Tensor, noise=None,
