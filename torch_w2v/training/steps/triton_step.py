@@ -418,8 +418,9 @@ class TritonStep(Step):
 
     @classmethod
     def unavailable(cls, device):
-        if super().unavailable(device) is not None:
-            return super().unavailable(device)
+        reason = super().unavailable(device)
+        if reason is not None:
+            return reason
         if triton is None:
             return f"Triton is not installed ({_IMPORT_ERROR}); pip install triton."
         if device.type == "cuda" and not INTERPRET:
