@@ -1,6 +1,7 @@
 """benchmarks/kernel_report.py: the GPU kernels, compiled for sm_80 and sm_90 without a GPU with the installed
 Triton and with triton 3.6 (what GPU machines with torch 2.11 carry), held to issue 20's goals; and the
 global-memory traffic per trained word, counted under Triton's interpreter."""
+import functools
 import sys
 from pathlib import Path
 
@@ -14,12 +15,17 @@ TRITON_36 = ROOT / ".venv" / "triton-3.6"   # installed there by scripts/setup_e
 VERSIONS = {"installed": None, "3.6": str(TRITON_36)}
 
 
-@pytest.fixture(scope="module", params=list(VERSIONS))
-def table(request):
-    path = VERSIONS[request.param]
+@functools.cache
+def _table(version: str) -> dict:
+    path = VERSIONS[version]
     if path is not None:
         assert (Path(path) / "triton").is_dir(), f"{path} holds no Triton: scripts/setup_env.sh installs 3.6.0 there"
     return kernel_report.report("quick", path)["compile"]
+
+
+@pytest.fixture(params=list(VERSIONS))
+def table(request):
+    return _table(request.param)
 
 
 def test_occupancy_follows_the_register_and_shared_memory_limits():
@@ -63,22 +69,26 @@ def test_the_batch_kernel_meets_the_gpu_goals(table):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 20: the segment kernel does not spill at D=100 but takes 96-255 "
-                                       "registers (12.5-31% occupancy) and spills with hs at D=300")
-def test_the_segment_kernel_meets_the_gpu_goals(table):
-    missed = _missed(table, "_segment_kernel")
+@pytest.mark.parametrize("version", [
+    pytest.param("installed", marks=pytest.mark.xfail(
+        strict=True, reason="issue 20: with triton 3.9 ptxas spills 12 bytes in two modes of the quick grid at "
+                            "D=100 (sg_hs at 64 registers, cbow_mean_both at 74)")),
+    "3.6"])
+def test_the_segment_kernel_meets_the_gpu_goals(version):
+    """No spill, >= 50% occupancy for negative sampling at D <= 128 on sm_90, >= 25% everywhere."""
+    missed = _missed(_table(version), "_segment_kernel")
     assert not any(missed.values()), missed
 
 
 @pytest.mark.slow
-def test_the_segment_kernel_spills_nothing_with_negative_sampling_at_d100(table):
-    """What the segment layout already achieves, kept: no spill and at least 25% occupancy for negative
-    sampling at D=100 on sm_90 (the batch kernel spills 1-7 KB there at 12.5-18.8%)."""
-    rows = [r for r in table["rows"] if r["kernel"] == "_segment_kernel" and r["D"] == 100
-            and r["mode"] in ("sg_ns", "cbow_mean_ns", "cbow_sum_ns")]
-    assert len(rows) == 3
+def test_the_segment_kernel_meets_the_occupancy_goals_with_negative_sampling(table):
+    """What the segment layout achieves with either Triton, kept: no spill and at least 50% occupancy for
+    negative sampling at D=100 on sm_90, at least 25% at D=300 with K=20 and window 10 (the batch kernel:
+    1-7 KB of spills, 12.5-18.8%)."""
+    rows = [r for r in table["rows"] if r["kernel"] == "_segment_kernel" and r["mode"].endswith("_ns")]
+    assert len(rows) == 3 + 2 * 2
     for r in rows:
-        assert r["spill_stores"] + r["spill_loads"] == 0 and r["occupancy"] >= 0.25, r
+        assert r["spill_stores"] + r["spill_loads"] == 0 and not kernel_report.meets_goals(r), r
 
 
 @pytest.mark.slow

@@ -2,6 +2,8 @@
 centres in order, so under Triton's interpreter, where programs run one after another, a whole chunk equals
 a sequential reference written here in numpy, in every mode; it trains gensim's Lee corpus through
 Word2Vec(pipeline="segments"). Without a GPU the kernel runs under the interpreter (conftest.py)."""
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -27,8 +29,46 @@ def _sigmoid_rule(f, label, valid, lr):
     return np.where(valid & (np.abs(f) < 6.0), g, 0.0).astype(np.float32)
 
 
-def reference(mode, w, tables, plan, noise, lr, lockf):
-    """The chunk trained centre by centre, in the order the kernel's programs take it under the interpreter."""
+def _pass(table, rows, label, valid, x, lr, tile):
+    """``x`` through ``rows`` of ``table``, ``tile`` rows at a time, each tile read and then updated at once (a
+    streamed pass of the kernel): the input-side update and the loss."""
+    work, loss = np.zeros(D, np.float32), 0.0
+    for a in range(0, len(rows), tile):
+        r, lab, ok = rows[a:a + tile], label[a:a + tile], valid[a:a + tile]
+        X = table[r].copy()
+        f = X @ x
+        g = _sigmoid_rule(f, lab, ok, lr)
+        loss += float(np.where(ok, np.logaddexp(0, -np.where(lab > 0.5, f, -f)), 0).sum())
+        work += g @ X
+        np.add.at(table, r[ok], np.outer(g, x)[ok])
+    return work, loss
+
+
+def _train(w, heads, lr, x, ok):
+    """``x`` against a centre's output rows (``heads``: the noise rows, held or streamed, and the Huffman
+    path), for one context (skip-gram) or the window (CBOW): the input-side update and the loss."""
+    work, loss = np.zeros(D, np.float32), 0.0
+    if heads["rows"] is not None and heads["hold"]:
+        held, label, valid = heads["held"], heads["label"], heads["valid"] & ok
+        f = held @ x
+        g = _sigmoid_rule(f, label, valid, lr)
+        loss += float(np.where(valid, np.logaddexp(0, -np.where(label > 0.5, f, -f)), 0).sum())
+        work += g @ held
+        heads["change"] += np.outer(g, x)
+    elif heads["rows"] is not None:
+        dw, dl = _pass(w["syn1neg"], heads["rows"], heads["label"], heads["valid"] & ok, x, lr, heads["noise_tile"])
+        work, loss = work + dw, loss + dl
+    if heads["path"] is not None:
+        points, codes, valid = heads["path"]
+        dw, dl = _pass(w["syn1"], points, codes, valid & ok, x, lr, heads["path_tile"])
+        work, loss = work + dw, loss + dl
+    return work, loss
+
+
+def reference(mode, w, tables, plan, noise, lr, lockf, hold=True, noise_tile=8, path_tile=8):
+    """The chunk trained centre by centre, in the order the kernel's programs take it under the interpreter:
+    the K + 1 negative-sampling rows held for the centre and updated once at its end (``hold``) or streamed
+    ``noise_tile`` at a time for each context; the Huffman path streamed ``path_tile`` nodes at a time."""
     sg, cbow_mean, K, hs = MODES[mode]
     ids, sent, wsize, n = plan.ids.numpy(), plan.sent.numpy(), plan.wsize.numpy(), int(plan.n)
     order = [(t + j * plan.n_batches) * plan.segment + i for t in range(plan.n_batches)
@@ -38,45 +78,33 @@ def reference(mode, w, tables, plan, noise, lr, lockf):
         centre = ids[p]
         ctx = [p + o for o in list(range(-W, 0)) + list(range(1, W + 1))
                if 0 <= p + o < n and abs(o) <= wsize[p] and sent[p + o] == sent[p]]
-        heads = []
+        heads = dict(hold=hold, noise_tile=noise_tile, path_tile=path_tile, path=None, rows=None)
         if K:
-            rows = np.concatenate([[centre], noise[p]])
-            valid = np.concatenate([[True], noise[p] != centre])
-            heads.append((w["syn1neg"], rows, np.array([1.0] + [0.0] * K, np.float32), valid))
+            heads.update(rows=np.concatenate([[centre], noise[p]]), label=np.array([1.0] + [0.0] * K, np.float32),
+                         valid=np.concatenate([[True], noise[p] != centre]))
+            heads.update(held=w["syn1neg"][heads["rows"]].copy(), change=np.zeros((K + 1, D), np.float32))
         if hs:
-            keep = tables.code_valid[centre].numpy() > 0.5
-            heads.append((w["syn1"], tables.points[centre].numpy(), tables.codes[centre].numpy(), keep))
-        held = [table[rows].copy() for table, rows, _, _ in heads]
-        change = [np.zeros_like(x) for x in held]
+            heads["path"] = (tables.points[centre].numpy(), tables.codes[centre].numpy(),
+                             tables.code_valid[centre].numpy() > 0.5)
+        train = functools.partial(_train, w, heads, lr)
         if sg:
             for c in ctx:
-                v = w["syn0"][ids[c]].copy()
-                work = np.zeros(D, np.float32)
-                for (_, _, label, valid), X, dX in zip(heads, held, change):
-                    f = X @ v
-                    g = _sigmoid_rule(f, label, valid, lr)
-                    loss += float(np.where(valid, np.logaddexp(0, -np.where(label > 0.5, f, -f)), 0).sum())
-                    work += g @ X
-                    dX += np.outer(g, v)
+                work, lost = train(w["syn0"][ids[c]].copy(), True)
+                loss += lost
                 w["syn0"][ids[c]] += work * lockf[ids[c]]
         else:
             h = sum((w["syn0"][ids[c]] for c in ctx), np.zeros(D, np.float32))
             count = len(ctx)
             if cbow_mean and count:
                 h = h / count
-            work = np.zeros(D, np.float32)
-            for (_, _, label, valid), X, dX in zip(heads, held, change):
-                f = X @ h
-                g = _sigmoid_rule(f, label, valid & (count > 0), lr)
-                loss += float(np.where(valid & (count > 0), np.logaddexp(0, -np.where(label > 0.5, f, -f)), 0).sum())
-                work += g @ X
-                dX += np.outer(g, h)
+            work, lost = train(h, count > 0)
+            loss += lost
             if not cbow_mean and count:
                 work = work / count
             for c in ctx:
                 w["syn0"][ids[c]] += work * lockf[ids[c]]
-        for (table, rows, _, valid), dX in zip(heads, change):
-            np.add.at(table, rows[valid], dX[valid])
+        if K and hold:
+            np.add.at(w["syn1neg"], heads["rows"][heads["valid"]], heads["change"][heads["valid"]])
     return loss
 
 
@@ -98,18 +126,27 @@ def _setup(seed=0, N=120, segment=4, batch_size=16):
     return plan, tables, weights, noise
 
 
+@pytest.mark.parametrize("tiles", ["held", "streamed"])
 @pytest.mark.parametrize("lockf", [False, True])
 @pytest.mark.parametrize("mode", MODES)
-def test_a_chunk_of_segments_equals_the_sequential_reference(mode, lockf):
+def test_a_chunk_of_segments_equals_the_sequential_reference(mode, lockf, tiles, monkeypatch):
+    """``held``: the kernel's choice at these sizes (K + 1 = 4 rows of 8 floats held for a centre, the path
+    of 4 nodes in one tile); ``streamed``: the noise rows and the path two at a time for each context, as
+    the kernel takes them at large K x D and for long paths."""
     import types
     sg, cbow_mean, K, hs = MODES[mode]
+    if tiles == "streamed":
+        monkeypatch.setattr(segments, "HOLD_ELEMENTS", 0)
+        monkeypatch.setattr(segments, "NOISE_TILE", 2)
+        monkeypatch.setattr(segments, "PATH_TILE", 2)
     plan, tables, weights, noise = _setup()
     if lockf:
         tables.lockf = torch.rand(V, generator=torch.Generator().manual_seed(3)) + 0.5
     lockf_np = tables.lockf.numpy() if lockf else np.ones(V, np.float32)
     cfg = types.SimpleNamespace(sg=sg, cbow_mean=cbow_mean, negative=K, hs=hs, compute_loss=True)
     ref = {k: v.numpy().copy() for k, v in weights.items()}
-    expected_loss = reference(mode, ref, tables, plan, noise[:, :K].numpy() if K else None, 0.3, lockf_np)
+    expected_loss = reference(mode, ref, tables, plan, noise[:, :K].numpy() if K else None, 0.3, lockf_np,
+                              hold=tiles == "held", noise_tile=segments.NOISE_TILE, path_tile=segments.PATH_TILE)
     ours = types.SimpleNamespace(**{k: v.clone() for k, v in weights.items()})
     loss = torch.zeros((), dtype=torch.float64)
     for t in range(plan.n_batches):

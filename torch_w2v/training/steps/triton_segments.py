@@ -3,22 +3,30 @@ after another, with its threads across the vector dimension (the layout of FULL-
 
 Where :mod:`.triton_step` gives a program ``BLOCK_B`` centres far apart in the text and holds all their
 output rows at once (``(BLOCK_B, P, D)`` tiles: 168-255 registers a thread, spills), a program here holds
-one centre's output rows, ``(KP, D)`` for negative sampling and ``(LP, D)`` for hierarchical softmax, and
-streams its contexts through them:
+at most one centre's ``K + 1`` negative-sampling rows and streams everything else through small tiles:
 
 1. the segment: ``SEG`` consecutive positions of the plan (batch ``t`` holds segments
    ``t, t + n_batches, ...``, far apart in the text, as :mod:`.device_batches` strides centres);
-2. per centre, in text order: its output rows loaded once (the centre and ``K`` noise words drawn in the
-   kernel from the alias table, as the batch kernel draws them, keyed by the centre's plan position;
-   and/or its Huffman path);
-3. skip-gram: each context's input row against them, the input row updated right after it (an atomic);
-   CBOW: the contexts' mean (or sum) against them, every context row updated;
-4. the output rows' summed updates, once per centre (atomics).
+2. per centre, in text order, its negative-sampling rows (the centre and ``K`` noise words drawn in the
+   kernel from the alias table, as the batch kernel draws them, keyed by the centre's plan position):
+   *held* (``HOLD``: when ``(K + 1) x BLOCK_D`` is at most :data:`HOLD_ELEMENTS` floats) they are loaded
+   once, trained against every context and written back once, their updates summed, at the centre's end;
+   otherwise they are *streamed*, ``NT`` rows at a time for each context, each tile updated right away;
+3. the centre's Huffman path (hierarchical softmax) is always streamed, ``HP`` nodes at a time for each
+   context, each node's row updated right away: gensim's own order within a pair;
+4. skip-gram: each context of the centre's reduced window (a loop of ``2 * w`` slots, not ``2 * window``)
+   against those rows, its input row updated right after it; CBOW: the contexts' mean (or sum) against
+   them, then every context row updated.
 
 Within a program a centre sees every update of the centres before it (as gensim's threads and the fused C
-step do); programs race on shared rows (Hogwild). So a step equals the sequential reference when its
-programs run one after another, as under Triton's interpreter (``tests/test_triton_segments.py``). No
-update cap: a program applies one centre's updates at a time, like the fused step.
+step do); programs race on shared rows (Hogwild; the atomics are relaxed: no ordering is needed, and a
+relaxed atomic whose result is unused is a fire-and-forget reduction on the GPU). So a step equals the
+sequential reference when its programs run one after another, as under Triton's interpreter
+(``tests/test_triton_segments.py``, held and streamed). No update cap: a program applies one centre's
+updates at a time, like the fused step.
+
+Registers (``benchmarks/kernel_report.py``, sm_90, 8 warps from D=33 on): the held rows cost
+``2 x (K + 1) x BLOCK_D / 256`` a thread, the tiles a few more; see docs/performance.md for the table.
 """
 from __future__ import annotations
 
@@ -49,12 +57,68 @@ if triton is not None:
         return tl.sum(g[:, None] * X, axis=0), g[:, None] * x[None, :], loss
 
     @triton.jit
-    def _context(o, p, n, real, w_c, s_c, ids, sent, W: tl.constexpr):
-        """Context slot ``o`` (0..2W-1: offsets -W..-1, 1..W) of the centre at plan position ``p``: whether it
-        is a context (inside the chunk, the centre's reduced window ``w_c`` and sentence ``s_c``), its word."""
-        off = tl.where(o < W, o - W, o - W + 1)
+    def _noise_rows(k, pc, centre, ok, seed, thr, alias, V, T, given_noise, K: tl.constexpr, KP: tl.constexpr,
+                    DRAW: tl.constexpr):
+        """Output slots ``k`` (any (n,) of 0..KP-1) of the centre at plan position ``pc``: slot 0 the centre,
+        slots 1..K its noise words (drawn keyed by ``pc * KP + k``, or read from ``given_noise``); their rows,
+        whether each is trained (``ok``, a slot of 0..K, a noise word other than the centre), their labels."""
+        if DRAW:
+            noise = _noise(seed, pc * KP + k, thr, alias, V, T)
+        else:
+            nk = tl.where(ok, (k >= 1) & (k <= K), False)
+            noise = tl.load(given_noise + pc * K + k - 1, mask=nk, other=0)
+        rows = tl.where(k == 0, centre, noise)
+        valid = tl.where(ok, (k <= K) & ((k == 0) | (rows != centre)), False)
+        return rows, valid, tl.where(k == 0, 1.0, 0.0)
+
+    @triton.jit
+    def _noise_pass(syn1neg, x, ok, pc, centre, seed, thr, alias, V, T, given_noise, D, d, dm, lr, max_exp,
+                    K: tl.constexpr, KP: tl.constexpr, NT: tl.constexpr, DRAW: tl.constexpr, LOSS: tl.constexpr):
+        """Input ``x`` (BD,) against the centre's K + 1 output rows (if ``ok``), ``NT`` at a time, each tile's
+        rows updated right away (gensim's order within a pair), when they are too many to hold: the input-side
+        update (BD,), the loss."""
+        work = tl.zeros_like(x)
+        loss = tl.sum(tl.zeros((NT,), tl.float32), axis=0)
+        for k0 in range(0, K + 1, NT):
+            rows, valid, label = _noise_rows(k0 + tl.arange(0, NT), pc, centre, ok, seed, thr, alias, V, T,
+                                             given_noise, K, KP, DRAW)
+            ptr = syn1neg + rows[:, None] * D + d[None, :]
+            mask = valid[:, None] & dm[None, :]
+            X = tl.load(ptr, mask=mask, other=0.0)                                      # (NT, BD)
+            w_in, d_out, l_out = _segment_head(X, x, valid, label, lr, max_exp, LOSS)
+            tl.atomic_add(ptr, d_out, mask=mask, sem="relaxed")
+            work, loss = work + w_in, loss + l_out
+        return work, loss
+
+    @triton.jit
+    def _path(syn1, points, codes, code_valid, centre, x, ok, L, D, d, dm, lr, max_exp, HP: tl.constexpr,
+              LOSS: tl.constexpr):
+        """Input ``x`` (BD,) through the Huffman path of ``centre`` (if ``ok``), ``HP`` nodes at a time, each
+        node's row updated right away (gensim's order within a pair): the input-side update (BD,), the loss."""
+        hh = tl.arange(0, HP)
+        work = tl.zeros_like(x)
+        loss = tl.sum(tl.zeros((HP,), tl.float32), axis=0)
+        for h0 in range(0, L, HP):
+            hm = tl.where(ok, h0 + hh < L, False)
+            hoff = centre * L + h0 + hh
+            hrows = tl.load(points + hoff, mask=hm, other=0)
+            hvalid = hm & (tl.load(code_valid + hoff, mask=hm, other=0.0) > 0.5)
+            hptr = syn1 + hrows[:, None] * D + d[None, :]
+            hmask = hvalid[:, None] & dm[None, :]
+            H = tl.load(hptr, mask=hmask, other=0.0)                                    # (HP, BD)
+            w_in, d_out, l_out = _segment_head(H, x, hvalid, tl.load(codes + hoff, mask=hm, other=0.0), lr,
+                                               max_exp, LOSS)
+            tl.atomic_add(hptr, d_out, mask=hmask, sem="relaxed")
+            work, loss = work + w_in, loss + l_out
+        return work, loss
+
+    @triton.jit
+    def _context(o, p, n, real, w_c, s_c, ids, sent):
+        """Context slot ``o`` (0..2w_c-1: offsets -w_c..-1, 1..w_c) of the centre at plan position ``p`` with
+        the reduced window ``w_c``: whether it is a context (inside the chunk and sentence ``s_c``), its word."""
+        off = tl.where(o < w_c, o - w_c, o - w_c + 1)
         cp = p + off
-        ok = real & (cp >= 0) & (cp < n) & (tl.abs(off) <= w_c)
+        ok = real & (cp >= 0) & (cp < n)
         cpc = tl.where(ok, cp, 0)
         ok = ok & (tl.load(sent + cpc, mask=ok, other=-2) == s_c)
         return ok, tl.load(ids + cpc, mask=ok, other=0).to(tl.int64)
@@ -63,7 +127,8 @@ if triton is not None:
     def _segment_kernel(syn0, syn1neg, syn1, lockf, ids, sent, wsize, n_ptr, thr, alias, given_noise,
                         points, codes, code_valid, loss_ptr,
                         t, n_batches, per_batch, D, V, T, L, seed, lr, max_exp,
-                        SEG: tl.constexpr, W: tl.constexpr, K: tl.constexpr, KP: tl.constexpr, LP: tl.constexpr,
+                        SEG: tl.constexpr, K: tl.constexpr, KP: tl.constexpr, HOLD: tl.constexpr, NT: tl.constexpr,
+                        HP: tl.constexpr,
                         BLOCK_D: tl.constexpr, SG: tl.constexpr, CBOW_MEAN: tl.constexpr, NS: tl.constexpr,
                         HS: tl.constexpr, LOCKF: tl.constexpr, LOSS: tl.constexpr, DRAW: tl.constexpr):
         """Train segment ``t + program_id * n_batches`` of a plan: ``SEG`` consecutive centres in order.
@@ -84,7 +149,6 @@ if triton is not None:
         d = tl.arange(0, BLOCK_D)
         dm = d < D
         k = tl.arange(0, KP)
-        ll = tl.arange(0, LP)
         total = tl.sum(tl.zeros((KP,), tl.float32), axis=0)
         for i in range(SEG):
             p = first + i
@@ -94,50 +158,39 @@ if triton is not None:
             s_c = tl.load(sent + pc, mask=real, other=-1)
             w_c = tl.load(wsize + pc, mask=real, other=0)
             # 2. the centre's output rows, loaded once
-            if NS:
-                if DRAW:
-                    noise = _noise(seed, pc * KP + k, thr, alias, V, T)
-                else:
-                    nk = tl.where(real, (k >= 1) & (k <= K), False)
-                    noise = tl.load(given_noise + pc * K + k - 1, mask=nk, other=0)
-                nrows = tl.where(k == 0, centre, noise)
-                nvalid = tl.where(real, (k <= K) & ((k == 0) | (nrows != centre)), False)
-                nlabel = tl.where(k == 0, 1.0, 0.0)
+            if NS and HOLD:
+                nrows, nvalid, nlabel = _noise_rows(k, pc, centre, real, seed, thr, alias, V, T, given_noise, K,
+                                                    KP, DRAW)
                 nptr = syn1neg + nrows[:, None] * D + d[None, :]
                 nmask = nvalid[:, None] & dm[None, :]
                 U = tl.load(nptr, mask=nmask, other=0.0)                                # (KP, BD)
                 dU = tl.zeros((KP, BLOCK_D), tl.float32)
-            if HS:
-                hm = tl.where(real, ll < L, False)
-                hoff = centre * L + ll
-                hrows = tl.load(points + hoff, mask=hm, other=0)
-                hvalid = hm & (tl.load(code_valid + hoff, mask=hm, other=0.0) > 0.5)
-                hlabel = tl.load(codes + hoff, mask=hm, other=0.0)
-                hptr = syn1 + hrows[:, None] * D + d[None, :]
-                hmask = hvalid[:, None] & dm[None, :]
-                H = tl.load(hptr, mask=hmask, other=0.0)                                # (LP, BD)
-                dH = tl.zeros((LP, BLOCK_D), tl.float32)
             if SG:  # 3. each context's input row against the heads, updated right after it
-                for o in range(2 * W):
-                    ok, cid = _context(o, p, n, real, w_c, s_c, ids, sent, W)
+                for o in range(2 * w_c):
+                    ok, cid = _context(o, p, n, real, w_c, s_c, ids, sent)
                     vptr = syn0 + cid * D + d
                     vmask = tl.where(ok, dm, False)
                     v = tl.load(vptr, mask=vmask, other=0.0)                            # (BD,)
                     work = tl.zeros((BLOCK_D,), tl.float32)
-                    if NS:
+                    if NS and HOLD:
                         w_in, d_out, l_out = _segment_head(U, v, tl.where(ok, nvalid, False), nlabel, lr, max_exp, LOSS)
                         work, dU, total = work + w_in, dU + d_out, total + l_out
+                    elif NS:
+                        w_in, l_out = _noise_pass(syn1neg, v, ok, pc, centre, seed, thr, alias, V, T, given_noise,
+                                                  D, d, dm, lr, max_exp, K, KP, NT, DRAW, LOSS)
+                        work, total = work + w_in, total + l_out
                     if HS:
-                        w_in, d_out, l_out = _segment_head(H, v, tl.where(ok, hvalid, False), hlabel, lr, max_exp, LOSS)
-                        work, dH, total = work + w_in, dH + d_out, total + l_out
+                        w_in, l_out = _path(syn1, points, codes, code_valid, centre, v, ok, L, D, d, dm, lr,
+                                            max_exp, HP, LOSS)
+                        work, total = work + w_in, total + l_out
                     if LOCKF:
                         work = work * tl.load(lockf + cid, mask=ok, other=0.0)
-                    tl.atomic_add(vptr, work, mask=vmask)
+                    tl.atomic_add(vptr, work, mask=vmask, sem="relaxed")
             else:  # 3. CBOW: the contexts' mean (or sum) against the heads, then every context row updated
                 h = tl.zeros((BLOCK_D,), tl.float32)
                 count = tl.sum(tl.zeros((KP,), tl.float32), axis=0)
-                for o in range(2 * W):
-                    ok, cid = _context(o, p, n, real, w_c, s_c, ids, sent, W)
+                for o in range(2 * w_c):
+                    ok, cid = _context(o, p, n, real, w_c, s_c, ids, sent)
                     h += tl.load(syn0 + cid * D + d, mask=tl.where(ok, dm, False), other=0.0)
                     count += tl.where(ok, 1.0, 0.0)
                 has = count > 0.0
@@ -145,27 +198,38 @@ if triton is not None:
                 if CBOW_MEAN:
                     h = h * inv
                 work = tl.zeros((BLOCK_D,), tl.float32)
-                if NS:
+                if NS and HOLD:
                     w_in, d_out, l_out = _segment_head(U, h, tl.where(has, nvalid, False), nlabel, lr, max_exp, LOSS)
                     work, dU, total = work + w_in, dU + d_out, total + l_out
+                elif NS:
+                    w_in, l_out = _noise_pass(syn1neg, h, has, pc, centre, seed, thr, alias, V, T, given_noise, D, d,
+                                              dm, lr, max_exp, K, KP, NT, DRAW, LOSS)
+                    work, total = work + w_in, total + l_out
                 if HS:
-                    w_in, d_out, l_out = _segment_head(H, h, tl.where(has, hvalid, False), hlabel, lr, max_exp, LOSS)
-                    work, dH, total = work + w_in, dH + d_out, total + l_out
+                    w_in, l_out = _path(syn1, points, codes, code_valid, centre, h, has, L, D, d, dm, lr, max_exp,
+                                        HP, LOSS)
+                    work, total = work + w_in, total + l_out
                 if CBOW_MEAN == 0:
                     work = work * inv  # gensim divides the error over the summed context vectors
-                for o in range(2 * W):
-                    ok, cid = _context(o, p, n, real, w_c, s_c, ids, sent, W)
+                for o in range(2 * w_c):
+                    ok, cid = _context(o, p, n, real, w_c, s_c, ids, sent)
                     upd = work
                     if LOCKF:
                         upd = upd * tl.load(lockf + cid, mask=ok, other=0.0)
-                    tl.atomic_add(syn0 + cid * D + d, upd, mask=tl.where(ok, dm, False))
-            # 4. the output rows' summed updates, once per centre
-            if NS:
-                tl.atomic_add(nptr, dU, mask=nmask)
-            if HS:
-                tl.atomic_add(hptr, dH, mask=hmask)
+                    tl.atomic_add(syn0 + cid * D + d, upd, mask=tl.where(ok, dm, False), sem="relaxed")
+            # 4. the held noise rows' summed updates, once per centre
+            if NS and HOLD:
+                tl.atomic_add(nptr, dU, mask=nmask, sem="relaxed")
         if LOSS:
-            tl.atomic_add(loss_ptr, total.to(tl.float64))
+            tl.atomic_add(loss_ptr, total.to(tl.float64), sem="relaxed")
+
+
+# Tile sizes, chosen on the kernel report's full grid (sm_90, triton 3.6 and 3.9): larger held blocks or
+# tiles cost registers (occupancy), smaller ones more passes over the rows.
+HOLD_ELEMENTS = 2048   # a centre's K + 1 output rows are held (read and written once) up to this many floats
+#                        ((K + 1 -> KP) x BLOCK_D: K=5 up to D=256); beyond, they are streamed per context
+NOISE_TILE = 8         # negative-sampling rows a streamed pass holds at once
+PATH_TILE = 8          # Huffman nodes a pass holds at once (a 10M-word vocabulary's ~40: 5 tiles)
 
 
 def plan_launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.Tensor, noise=None):
@@ -175,12 +239,14 @@ def plan_launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.T
     from .triton_step import Launch
     plan, K = batch.plan, cfg.negative
     BLOCK_D = _next_pow2(weights.syn0.shape[1])
+    tensors = kernel_tensors(cfg, weights, tables, plan, noise)
     args = dict(
-        **kernel_tensors(cfg, weights, tables, plan, noise), loss_ptr=loss.reshape(1), t=batch.t,
+        **tensors, HP=min(tensors.pop("LP"), PATH_TILE), HOLD=tensors["KP"] * BLOCK_D <= HOLD_ELEMENTS,
+        NT=min(tensors["KP"], NOISE_TILE), loss_ptr=loss.reshape(1), t=batch.t,
         n_batches=plan.n_batches, per_batch=plan.per_batch, seed=seed, lr=float(lr), max_exp=MAX_EXP,
-        SEG=plan.segment, W=plan.window, K=K, BLOCK_D=BLOCK_D, SG=bool(cfg.sg), CBOW_MEAN=bool(cfg.cbow_mean),
+        SEG=plan.segment, K=K, BLOCK_D=BLOCK_D, SG=bool(cfg.sg), CBOW_MEAN=bool(cfg.cbow_mean),
         NS=bool(K), HS=bool(cfg.hs), LOCKF=tables.lockf is not None, LOSS=bool(cfg.compute_loss),
-        DRAW=noise is None, num_warps=max(1, min(8, BLOCK_D // 32)))
+        DRAW=noise is None, num_warps=8 if BLOCK_D >= 64 else 4)
     return Launch((plan.per_batch,), ((_segment_kernel, args),))
 
 

@@ -84,8 +84,9 @@ if triton is not None:
     def _noise(seed, counter, thr, alias, V, T):
         """Alias-table draws keyed by ``counter`` (any shape, int64): Philox, two 32-bit words a draw."""
         r0, r1, _r2, _r3 = tl.randint4x(seed, counter)
-        i = (r0.to(tl.int64) & 0xFFFFFFFF) % V
-        u = (r1.to(tl.int64) & 0xFFFFFFFF) % T
+        # 32-bit unsigned remainders (V, T < 2**31): a 64-bit one is a long emulated routine on a GPU
+        i = (r0.to(tl.uint32, bitcast=True) % V.to(tl.uint32)).to(tl.int64)
+        u = (r1.to(tl.uint32, bitcast=True) % T.to(tl.uint32)).to(tl.int64)
         return tl.where(u < tl.load(thr + i), i, tl.load(alias + i))
 
     @triton.jit
@@ -158,15 +159,17 @@ if triton is not None:
         """
         j, p, n, real, centre, s_c, w_c = _centres(ids, sent, wsize, n_ptr, t, n_batches, per_batch, BLOCK_B)
         ok, cid, cw = _contexts(p, n, real, w_c, s_c, ids, sent, W, CP)                  # (BB, CP)
-        tl.atomic_add(counts + cid, tl.where(ok, 1.0, 0.0), mask=ok)
+        tl.atomic_add(counts + cid, tl.where(ok, 1.0, 0.0), mask=ok, sem="relaxed")
         n_ctx = tl.sum(ok.to(tl.float32), axis=1)                                       # (BB,)
         uses = n_ctx if SG else tl.where(n_ctx > 0.0, 1.0, 0.0)   # pairs per head row: contexts, or 1 (CBOW)
         if NS:
             nrows, nvalid = _ns_rows(j, p, real, centre, thr, alias, given_noise, V, T, seed, K, KP, DRAW)
-            tl.atomic_add(counts + V + nrows, tl.zeros((BLOCK_B, KP), tl.float32) + uses[:, None], mask=nvalid)
+            tl.atomic_add(counts + V + nrows, tl.zeros((BLOCK_B, KP), tl.float32) + uses[:, None], mask=nvalid,
+                          sem="relaxed")
         if HS:
             hrows, hvalid, _hoff, _hm = _hs_rows(real, centre, points, code_valid, L, LP)
-            tl.atomic_add(counts + 2 * V + hrows, tl.zeros((BLOCK_B, LP), tl.float32) + uses[:, None], mask=hvalid)
+            tl.atomic_add(counts + 2 * V + hrows, tl.zeros((BLOCK_B, LP), tl.float32) + uses[:, None], mask=hvalid,
+                          sem="relaxed")
 
     @triton.jit
     def _head(X, x, valid, label, lr, max_exp, LOSS: tl.constexpr):
@@ -279,7 +282,7 @@ if triton is not None:
                     work = work * tl.load(lockf + cid_o, mask=ok_o, other=0.0)[:, None]
                 if CAP:
                     work = work * _cap_scale(counts, cid_o, ok_o, cap)[:, None]
-                tl.atomic_add(vptr, work, mask=vmask)
+                tl.atomic_add(vptr, work, mask=vmask, sem="relaxed")
         # 4. CBOW: the mean (or sum) of the context vectors against the heads, all contexts at once (5: capped)
         else:
             vptr = syn0 + cid[:, :, None] * D + d[None, None, :]
@@ -304,18 +307,18 @@ if triton is not None:
                 upd = upd * tl.load(lockf + cid, mask=ok, other=0.0)[:, :, None]
             if CAP:
                 upd = upd * _cap_scale(counts, cid, ok, cap)[:, :, None]
-            tl.atomic_add(vptr, upd, mask=vmask)
+            tl.atomic_add(vptr, upd, mask=vmask, sem="relaxed")
 
         if NS:
             if CAP:  # 6. the heads' summed updates, once per centre
                 dU = dU * _cap_scale(counts, V + nrows, nvalid, cap)[:, :, None]
-            tl.atomic_add(nptr, dU, mask=nmask)
+            tl.atomic_add(nptr, dU, mask=nmask, sem="relaxed")
         if HS:
             if CAP:
                 dH = dH * _cap_scale(counts, 2 * V + hrows, hvalid, cap)[:, :, None]
-            tl.atomic_add(hptr, dH, mask=hmask)
+            tl.atomic_add(hptr, dH, mask=hmask, sem="relaxed")
         if LOSS:  # 7.
-            tl.atomic_add(loss_ptr, tl.sum(loss, axis=0).to(tl.float64))
+            tl.atomic_add(loss_ptr, tl.sum(loss, axis=0).to(tl.float64), sem="relaxed")
 
 
 @dataclass(frozen=True)
