@@ -20,18 +20,6 @@ import torch_w2v
 
 # gensim tests that do not apply to torch_w2v, and why. Everything else must pass.
 EXCLUDED = {
-    # Unpickle model files written by old gensim releases (0.x-3.x pickles of gensim's own classes):
-    # torch_w2v.Word2Vec.load reads only its own pickle-free format and refuses pickles by design
-    # (a model file must not be able to run code); gensim models convert through gensim itself.
-    "test_load_old_model": "unpickles a model written by an old gensim release",
-    "test_load_old_model_separates": "unpickles a model written by an old gensim release",
-    "test_load_old_models_1_x": "unpickles models written by gensim 1.x",
-    "test_load_old_models_2_x": "unpickles models written by gensim 2.x",
-    "test_load_old_models_3_x": "unpickles models written by gensim 3.x",
-    "test_persistence_backwards_compatible": "unpickles a model written by gensim 3.8",
-    # Reads a word2vec C-format file of a pre-KeyedVectors gensim release with gensim's own KeyedVectors:
-    # no torch_w2v code runs (it passes here as in gensim's suite); part of issue #4's "old gensim files".
-    "test_load_pre_keyed_vector_model_c_format": "reads an old gensim file with gensim's KeyedVectors only",
     # Tests gensim's Cython corpus reader (gensim.models.word2vec_corpusfile), which torch_w2v does not use
     # (its corpus_file reader is torch_w2v.corpus); no torch_w2v code runs.
     "test_cython_line_sentence_works_with_filename": "tests gensim's Cython LineSentence reader",

@@ -374,7 +374,9 @@ def test_load_refuses_non_model_files_and_pickles(tmp_path):
     assert not ran.exists()
 
 
-def test_a_gensim_pickle_is_refused_unread_with_gensims_error_type(tmp_path, toy_sentences, monkeypatch):
+def test_a_gensim_pickle_loads_through_the_restricted_reader_only(tmp_path, toy_sentences, monkeypatch):
+    """gensim's files load (tests/test_gensim_files.py), never through pickle.load; a saved KeyedVectors is
+    refused as a Word2Vec with gensim's error type."""
     theirs = gensim.models.Word2Vec(toy_sentences, min_count=1, vector_size=8, epochs=1)
     theirs.save(str(tmp_path / "gensim.model"))
     theirs.wv.save(str(tmp_path / "gensim.kv"))
@@ -384,12 +386,13 @@ def test_a_gensim_pickle_is_refused_unread_with_gensims_error_type(tmp_path, toy
 
     monkeypatch.setattr(pickle, "load", no_unpickling)
     monkeypatch.setattr(pickle, "loads", no_unpickling)
-    for name in ("gensim.model", "gensim.kv"):
-        with pytest.raises(ValueError, match="pickle.*never unpickles.*gensim.models.Word2Vec.load") as info:
-            Word2Vec.load(str(tmp_path / name))
-        # gensim's Word2Vec.load raises AttributeError for a file of another class (gensim's
-        # test_persistence_word2vec_format_combination_with_standard_persistence expects it)
-        assert isinstance(info.value, AttributeError)
+    loaded = Word2Vec.load(str(tmp_path / "gensim.model"))
+    assert loaded.wv.index_to_key == theirs.wv.index_to_key
+    with pytest.raises(ValueError, match="holds a gensim .*KeyedVectors, not a Word2Vec model") as info:
+        Word2Vec.load(str(tmp_path / "gensim.kv"))
+    # gensim's Word2Vec.load raises AttributeError for a file of another class (gensim's
+    # test_persistence_word2vec_format_combination_with_standard_persistence expects it)
+    assert isinstance(info.value, AttributeError)
 
 
 def test_load_with_mmap_gives_the_same_model_and_never_writes_the_file(tmp_path, toy_sentences):

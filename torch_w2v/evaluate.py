@@ -28,6 +28,7 @@ import zipfile
 import numpy as np
 from gensim.models import KeyedVectors
 
+from . import gensim_files
 from .sources import _DAMAGED, check_input, is_damage, is_url, local_path, open_input
 
 logger = logging.getLogger("torch_w2v")
@@ -139,12 +140,13 @@ def _parse_header(header: bytes, path):
         raise ValueError(
             f"{os.fspath(path)} is not a word2vec C file: its first line should be '<words> <dimensions>' "
             f"(e.g. '71291 200'), got {shown!r}. Pass a file written by torch-w2v train -output, word2vec.c "
-            f"or KeyedVectors.save_word2vec_format, or a model saved with --save-model.") from None
+            f"or KeyedVectors.save_word2vec_format, or a model saved with --save-model or gensim's save().") from None
     return count, (dims if count else None)
 
 
 def load_vectors(path, binary: bool | None = None) -> KeyedVectors:
-    """Load word vectors from ``path``: a word2vec C file (binary or text) or a torch_w2v model file.
+    """Load word vectors from ``path``: a word2vec C file (binary or text), a torch_w2v model file, or a
+    gensim Word2Vec or KeyedVectors file (read without running code: :mod:`torch_w2v.gensim_files`).
 
     Parameters
     ----------
@@ -163,6 +165,8 @@ def load_vectors(path, binary: bool | None = None) -> KeyedVectors:
     if not is_url(path) and zipfile.is_zipfile(path):
         from .word2vec import Word2Vec  # a model written by Word2Vec.save / --save-model
         return Word2Vec.load(path).wv
+    if not is_url(path) and gensim_files.is_pickle(path):
+        return gensim_files.load_vectors(path)  # saved by gensim's Word2Vec.save or KeyedVectors.save
     if binary is None:
         binary = detect_binary(path)
     try:

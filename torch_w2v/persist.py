@@ -326,8 +326,8 @@ def load_payload(path, expected_format: str | tuple = FORMAT, mmap: bool = False
     check_input(path, "model file")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a torch_w2v model file (not a torch.save archive: it may be a "
-                         f"gensim pickle, a word2vec C file, or truncated). For gensim models use "
-                         f"gensim.models.Word2Vec.load; for vectors use KeyedVectors.load_word2vec_format.")
+                         f"word2vec C file, or truncated). For vectors use torch_w2v.evaluate.load_vectors or "
+                         f"KeyedVectors.load_word2vec_format.")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
@@ -352,26 +352,11 @@ def load_payload(path, expected_format: str | tuple = FORMAT, mmap: bool = False
 
 
 class NotAModelFile(ValueError, AttributeError):
-    """A file that is not a torch_w2v model but a pickle (as gensim's ``save()`` writes).
+    """A file that is not a model torch_w2v reads (a gensim KeyedVectors where a Word2Vec was asked for).
 
     A ``ValueError``; also an ``AttributeError``, which is what gensim's ``Word2Vec.load`` raises for a
     file holding another kind of object (a saved ``KeyedVectors``), so code written for gensim still works.
     """
-
-
-def refuse_pickle(fname) -> None:
-    """Raise :class:`NotAModelFile` if ``fname`` is a pickle, before anything reads it as one."""
-    try:
-        with open(fname, "rb") as handle:
-            head = handle.read(2)
-    except OSError:
-        return  # persist.load_payload reports a missing or unreadable file
-    if len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5:  # PROTO opcode: pickle protocols 2-5
-        raise NotAModelFile(
-            f"{fname} is a Python pickle (gensim's save() writes these, for Word2Vec and KeyedVectors alike), "
-            f"not a torch_w2v model file; torch_w2v never unpickles a file, since a pickle can run code. "
-            f"If you trust it, load it with gensim (gensim.models.Word2Vec.load or KeyedVectors.load); "
-            f"save vectors with wv.save_word2vec_format() to use them anywhere.")
 
 
 def model_payload(model) -> dict:
@@ -403,11 +388,20 @@ def model_payload(model) -> dict:
             "vocab": vocab, "weights": weights}
 
 
+def new_model(cls, settings: dict):
+    """An untrained ``cls`` (torch_w2v ``Word2Vec`` or a subclass) with ``settings``, built by torch_w2v's own
+    ``__init__`` whatever the subclass's takes (as gensim's load builds no instance through ``__init__``)."""
+    from .word2vec import Word2Vec
+    model = cls.__new__(cls)
+    Word2Vec.__init__(model, **settings)
+    return model
+
+
 def model_from_payload(cls, payload, fname):
     """A ``cls`` (torch_w2v ``Word2Vec``) rebuilt from :func:`model_payload`'s dict read from ``fname``."""
     try:
         settings, state, vocab, weights = (payload[k] for k in ("settings", "state", "vocab", "weights"))
-        model = cls(**settings)
+        model = new_model(cls, settings)
         wv = model.wv
         wv.index_to_key = list(vocab["keys"])
         wv.key_to_index = {w: i for i, w in enumerate(wv.index_to_key)}

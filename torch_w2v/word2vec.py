@@ -21,7 +21,7 @@ from gensim.utils import call_on_class_only
 from . import checkpoint as checkpoint_mod
 from . import config as config_mod
 from . import corpus as corpus_mod
-from . import distributed, file_scan, persist, scoring
+from . import distributed, file_scan, gensim_files, persist, scoring
 from . import vocab as vocab_mod
 from .config import DEFAULTS as D
 from .config import TrainConfig
@@ -511,6 +511,11 @@ class Word2Vec:
                 batch = list(itertools.islice(iterator, min(chunksize, total_sentences - count)))
                 if not batch:
                     break
+                if any(isinstance(sentence, str) for sentence in batch):
+                    # gensim scores a str as the sequence of its characters; so here, with its warning
+                    logger.warning("Each 'sentences' item should be a list of words (usually unicode strings). "
+                                   "First item here is instead plain %s.", type(batch[0]))
+                    batch = [list(sentence) if isinstance(sentence, str) else sentence for sentence in batch]
                 encoded = corpus_mod.encode(batch, self.wv.key_to_index)
                 scores.append(scoring.score_sentences(
                     encoded.ids, encoded.bounds, self.wv.vectors, self.syn1, points, labels, valid,
@@ -599,6 +604,17 @@ class Word2Vec:
         """This model as a ``gensim.models.Word2Vec`` (settings, vocabulary, weights), trainable by gensim."""
         return to_gensim(self)
 
+    @classmethod
+    def from_gensim(cls, model):
+        """A torch_w2v model from a live ``gensim.models.Word2Vec``: its settings, vocabulary (counts, sampling
+        thresholds, Huffman codes), weights (``wv.vectors``, ``syn1neg``, ``syn1``, ``vectors_lockf``, copied)
+        and counters, so that :meth:`train` continues where gensim's would. The inverse of :meth:`to_gensim`.
+        """
+        if not hasattr(model, "wv") or not hasattr(model, "negative"):
+            raise TypeError(f"from_gensim() takes a gensim Word2Vec model, not {type(model).__name__}; for "
+                            f"KeyedVectors alone use torch_w2v.evaluate / gensim's own methods.")
+        return gensim_files.build(cls, gensim_files.from_gensim(model), f"gensim {type(model).__name__}")
+
     # ------------------------------------------------------------------------------------ persistence
     def save(self, fname, **gensim_options):
         """Save the whole model to ``fname`` in torch_w2v's safe format (see :mod:`torch_w2v.persist`).
@@ -617,15 +633,22 @@ class Word2Vec:
 
     @classmethod
     def load(cls, fname, mmap=None, **kwargs):
-        """Load a model written by :meth:`save`. Refuses pickles: a model file cannot run code.
+        """Load a model written by :meth:`save`, or by gensim's ``Word2Vec.save`` (any release from 0.12 on).
 
-        Every stored array and the rest of the file are checked against the SHA-256 checksums written with
-        them; a changed byte raises ``ValueError`` naming the file and the part. ``mmap='r'`` memory-maps
-        the weights instead of reading them into memory; verifying still reads the mapped file once (about
-        1 s per GB from disk), as shared page cache rather than private memory.
+        torch_w2v's files: every stored array and the rest of the file are checked against the SHA-256
+        checksums written with them; a changed byte raises ``ValueError`` naming the file and the part.
+        ``mmap='r'`` memory-maps the weights instead of reading them into memory; verifying still reads the
+        mapped file once (about 1 s per GB from disk), as shared page cache rather than private memory.
+
+        gensim's files (a pickle, with ``.npy`` files beside it) are read without running code from them
+        (:mod:`torch_w2v.gensim_files`: only the classes and functions gensim's Word2Vec files name, as inert
+        stand-ins; anything else is refused naming it) and upgraded as gensim 4.4's own ``load`` does; the
+        model keeps the whole training state, so :meth:`train` continues as gensim's would. ``mmap`` applies
+        to the ``.npy`` files.
         """
         if kwargs:
             raise TypeError(f"load() got unexpected keyword argument(s) {sorted(kwargs)}.")
-        persist.refuse_pickle(fname)
+        if gensim_files.is_pickle(fname):
+            return gensim_files.build(cls, gensim_files.load(fname, mmap), fname)
         payload = persist.load_payload(fname, (persist.FORMAT, checkpoint_mod.FORMAT), mmap=mmap is not None)
         return persist.model_from_payload(cls, payload, fname)
