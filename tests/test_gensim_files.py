@@ -171,6 +171,32 @@ def test_the_command_line_evaluates_and_queries_a_gensim_model(lee_sentences, tm
     assert out.returncode == 0 and "wordsim353" in out.stdout, out.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("saved_by", ["gensim", "torch_w2v"])
+def test_the_command_line_goes_on_training_a_saved_model(lee_sentences, lee_path, tmp_path, saved_by):
+    """torch-w2v train CORPUS --init MODEL: the model's vocabulary grows by the corpus's words, its settings
+    stay, and it trains; a flag that would change the model is refused naming it."""
+    import subprocess
+    path, out = str(tmp_path / "g.model"), str(tmp_path / "v.txt")
+    first = lee_sentences[:150]
+    if saved_by == "gensim":
+        _gensim_model(first, vector_size=16, sg=1).save(path)
+    else:
+        Word2Vec(first, vector_size=16, sg=1, min_count=2, epochs=1, workers=1, seed=3).save(path)
+    before = Word2Vec.load(path)
+    cli = [sys.executable, "-m", "torch_w2v", "train", lee_path, "--init", path]
+    done = subprocess.run(cli + ["-o", out, "--epochs", "1", "--save-model", str(tmp_path / "m2")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    after = Word2Vec.load(str(tmp_path / "m2"))
+    assert after.vector_size == 16 and after.sg == 1 and len(after.wv) > len(before.wv)
+    assert after.wv.index_to_key[:len(before.wv)] == before.wv.index_to_key
+    assert KeyedVectors.load_word2vec_format(out).vectors.shape == (len(after.wv), 16)
+    refused = subprocess.run(cli + ["-o", out, "-size", "50"], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "keeps the model's settings; drop vector_size" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 # ------------------------------------------------------------------------------------------ security
 class Payload:
     """Makes a folder when unpickled by a trusting reader (os.mkdir through REDUCE)."""

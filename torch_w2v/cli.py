@@ -110,6 +110,9 @@ def _train_options(p: argparse.ArgumentParser):
                     help="take the vocabulary from such a file instead of counting the corpus")
     io.add_argument("--save-model", dest="save_model", metavar="PATH",
                     help="also save the full model (torch_w2v.Word2Vec.load reads it; training can go on)")
+    io.add_argument("--init", dest="init", metavar="MODEL",
+                    help="go on training MODEL (a --save-model file, or one saved by gensim's save()) on the "
+                         "corpus: its vocabulary grows by the corpus' words, its settings stay")
     io.add_argument("--plot-loss", dest="plot_loss", metavar="PNG",
                     help="draw the loss of each epoch to this picture (implies --compute-loss; needs matplotlib)")
     io.add_argument("-accuracy", "--accuracy", dest="accuracy", metavar="FILE",
@@ -183,7 +186,8 @@ TRAIN_KEYWORDS = ("vector_size", "window", "sample", "hs", "negative", "min_coun
 
 def _vectors_options(p: argparse.ArgumentParser):
     p.add_argument("vectors", metavar="VECTORS",
-                   help="word2vec C file (binary or text, detected; .gz/.bz2 too) or a --save-model file")
+                   help="word2vec C file (binary or text, detected; .gz/.bz2 too), a --save-model file, or a "
+                        "model or KeyedVectors saved by gensim (read without running code from it)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--binary", dest="binary", action="store_const", const=True, default=None,
                      help="read VECTORS as binary (default: detect)")
@@ -377,6 +381,8 @@ def _train_settings(args) -> TrainRun:
     sg = args.sg if args.sg is not None else (1 - args.cbow if args.cbow is not None else 0)
     if args.resume and not args.checkpoint:
         sub.error("--resume needs --checkpoint PATH: the file of the run to finish.")
+    if args.init:
+        _check_init(args, corpus)
 
     demo = corpus is None
     if demo:
@@ -417,6 +423,28 @@ def _train_settings(args) -> TrainRun:
     if args.resume:
         _check_resume(run)
     return run
+
+
+# what --init may change on the model it continues (the rest is the model's: its vocabulary and weights)
+INIT_KEYWORDS = ("alpha", "min_alpha", "epochs", "workers", "compute_loss", "device", "batch_size", "engine",
+                 "sync_words")
+
+
+def _check_init(args, corpus):
+    """--init MODEL: a corpus to go on with, and no flag that would change what the model is."""
+    sub = args.subparser
+    if corpus is None:
+        sub.error(f"--init {args.init}: name the corpus to go on training on.")
+    for flag, other in (("--resume", args.resume), ("-read-vocab", args.read_vocab)):
+        if other:
+            sub.error(f"--init and {flag} cannot go together: --init continues a saved model on a corpus, "
+                      f"{flag} {'finishes a checkpointed run' if flag == '--resume' else 'builds a new vocabulary'}.")
+    fixed = [k for k in TRAIN_KEYWORDS if getattr(args, k) is not None and k not in INIT_KEYWORDS]
+    fixed += ["sg"] if args.sg is not None or args.cbow is not None else []
+    if fixed:
+        sub.error(f"--init {args.init} keeps the model's settings; drop {', '.join(fixed)} (what may change: "
+                  f"{', '.join(INIT_KEYWORDS)}).")
+    _check_input("--init", args.init)
 
 
 def _check_outputs(outputs, inputs):
@@ -492,17 +520,20 @@ def _run_train(run: TrainRun):
         if args.save_vocab and main_rank:
             _write_vocab(model, args.save_vocab, say)
         return _write_outputs(run, model, main_rank, say, start)
-    model = _library_call("invalid setting", Word2Vec, **run.settings, progress=bar)
-    say(f"reading the vocabulary of {corpus} ...")
-    if args.read_vocab:
-        from .corpus import count_corpus
-        from .vocab import read_vocab
-        freq = _library_call("-read-vocab", read_vocab, args.read_vocab)
-        sentences, words = _library_call("corpus", count_corpus, corpus)
-        _library_call("-read-vocab", model.build_vocab_from_freq, freq, corpus_count=sentences)
-        model.corpus_total_words = words
+    if args.init:
+        model = _init_model(run, Word2Vec, parallel, bar, say)
     else:
-        _library_call("corpus", model.build_vocab, corpus_file=corpus)
+        model = _library_call("invalid setting", Word2Vec, **run.settings, progress=bar)
+        say(f"reading the vocabulary of {corpus} ...")
+        if args.read_vocab:
+            from .corpus import count_corpus
+            from .vocab import read_vocab
+            freq = _library_call("-read-vocab", read_vocab, args.read_vocab)
+            sentences, words = _library_call("corpus", count_corpus, corpus)
+            _library_call("-read-vocab", model.build_vocab_from_freq, freq, corpus_count=sentences)
+            model.corpus_total_words = words
+        else:
+            _library_call("corpus", model.build_vocab, corpus_file=corpus)
     if not len(model.wv):
         raise CLIError(f"the vocabulary is empty: no word of {corpus} occurs min_count={model.min_count} times "
                        f"or more; lower -min-count or use a larger corpus.")
@@ -514,6 +545,23 @@ def _run_train(run: TrainRun):
                   total_words=model.corpus_total_words, epochs=model.epochs, compute_loss=run.compute_loss,
                   checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
     return _write_outputs(run, model, main_rank, say, start)
+
+
+def _init_model(run: TrainRun, Word2Vec, parallel, bar, say):
+    """--init: the saved model, with the settings that may change, its vocabulary grown by the corpus."""
+    args = run.args
+    model = _library_call("--init", Word2Vec.load, args.init)
+    for name in INIT_KEYWORDS:
+        if name in run.given:
+            setattr(model, name, run.settings[name])
+    if parallel:
+        model.device = args.device
+    model.progress = bar
+    _library_call("invalid setting", model._config)
+    run.sg, run.compute_loss = model.sg, model.compute_loss
+    say(f"going on with {args.init} ({len(model.wv):,} words); adding the words of {run.corpus} ...")
+    _library_call("corpus", model.build_vocab, corpus_file=run.corpus, update=True)
+    return model
 
 
 def _write_vocab(model, path, say):
