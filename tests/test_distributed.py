@@ -81,3 +81,151 @@ def test_single_process_ignores_distributed_machinery(toy_sentences):
     assert not distributed.is_active() and distributed.rank() == 0 and distributed.world_size() == 1
     model = Word2Vec(toy_sentences, min_count=1, sg=1, epochs=1, device="cpu")
     assert len(model.wv) == 10
+
+
+# ------------------------------------------------------------------------------- checkpoints, restarts
+RUN_FLAGS = ["-cbow", "0", "-size", "32", "-window", "4", "-negative", "15", "-threads", "1", "--device", "cpu",
+             "--no-progress", "--sync-words", "40000", "-min-count", "40"]
+
+
+@pytest.fixture
+def lee8(tmp_path, lee_sentences):
+    """gensim's Lee corpus 8 times (~480k words): each rank's share merges ~6 times an epoch."""
+    path = tmp_path / "lee8.txt"
+    path.write_text("\n".join(" ".join(s) for s in lee_sentences * 8) + "\n")
+    return path
+
+
+def _torchrun(*args, nproc=2, restarts=None):
+    """torchrun as an elastic job is launched: a c10d rendezvous (the static master address keeps the first
+    group's keys in its store, and a restarted gloo group can then connect to the dead ranks' ports)."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=1", f"--nproc_per_node={nproc}",
+           "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{_free_port()}"]
+    if restarts is not None:
+        cmd += [f"--max-restarts={restarts}", "--monitor-interval=0.2"]
+    return cmd + ["-m", "torch_w2v", "train", *map(str, args)]
+
+
+def _workers(agent_pid):
+    """The worker processes torchrun's agent ``agent_pid`` started (its children running torch_w2v)."""
+    import os
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+                cmdline = open(f"/proc/{entry}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == agent_pid and b"torch_w2v" in cmdline:
+                found.append(int(entry))
+    return found
+
+
+def _wait_for_checkpoints(proc, ckpt, count, deadline=300):
+    """Wait until ``ckpt`` has been (re)written ``count`` times (its modification times), proc still running."""
+    import time
+    seen, end = set(), time.monotonic() + deadline
+    while len(seen) < count:
+        assert proc.poll() is None and time.monotonic() < end, proc.communicate()
+        if ckpt.exists():
+            seen.add(ckpt.stat().st_mtime_ns)
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_a_killed_rank_restarts_from_the_checkpoint_under_max_restarts(tmp_path, lee8):
+    """torchrun --max-restarts=1; a worker is SIGKILLed mid-run after a few checkpoints: torchrun restarts the
+    group, which finds the checkpoint by itself (no --resume), finishes, and gives the vectors of an
+    uninterrupted run bit for bit (one thread a rank; every chunk's draws are seeded, merges are sums)."""
+    import os
+    import signal
+    from gensim.models import KeyedVectors
+    ref = tmp_path / "ref.txt"
+    done = subprocess.run(_torchrun(lee8, "-o", ref, *RUN_FLAGS, "-iter", "6"), capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out, ckpt = tmp_path / "v.txt", tmp_path / "run.ckpt"
+    proc = subprocess.Popen(_torchrun(lee8, "-o", out, *RUN_FLAGS, "-iter", "6", "--checkpoint", ckpt,
+                                      "--checkpoint-every", "0", restarts=1),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    _wait_for_checkpoints(proc, ckpt, 3)
+    workers = _workers(proc.pid)
+    assert len(workers) == 2, workers
+    os.kill(workers[1], signal.SIGKILL)
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err[-3000:]
+    assert "torchrun restart 1: resuming from" in err
+    assert "lost contact with another rank of the job" in err and "Traceback" not in err.split("restart 1")[0]
+    assert out.read_bytes() == ref.read_bytes()
+    kv = KeyedVectors.load_word2vec_format(str(out))
+    ranked = [w for w, _ in kv.most_similar("attacks", topn=len(kv))]
+    assert ranked.index("bombings") < 50       # gensim's threshold for this check (see the test above)
+    from torch_w2v import checkpoint
+    _, state = checkpoint.read(ckpt)
+    assert state.world_size == 2 and len(state.ranks) == 2 and state.epoch == 6
+
+
+@pytest.mark.slow
+def test_a_checkpoint_of_two_ranks_resumes_with_two_and_is_refused_with_one(tmp_path, lee8):
+    """A run stopped by a killed rank (no restart) ends at once, leaving a whole checkpoint: --resume under
+    torchrun finishes it with vectors equal on both ranks; a single process is refused naming both sizes."""
+    import os
+    import signal
+    out, ckpt = tmp_path / "v.txt", tmp_path / "run.ckpt"
+    flags = [lee8, "-o", out, *RUN_FLAGS, "-iter", "4", "--checkpoint", ckpt, "--checkpoint-every", "0"]
+    proc = subprocess.Popen(_torchrun(*flags), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    _wait_for_checkpoints(proc, ckpt, 2)
+    os.kill(_workers(proc.pid)[0], signal.SIGKILL)      # rank 0 or 1, whichever is listed first
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and not out.exists()
+    assert "lost contact with another rank of the job" in err and "--resume" in err   # the survivor's one line
+    from torch_w2v import Word2Vec, checkpoint
+    _, state = checkpoint.read(ckpt)                    # whole and verified by its checksums
+    assert state.world_size == 2 and state.epoch < 4
+    with pytest.raises(ValueError, match=r"run of 2 process\(es\); this run has 1"):
+        Word2Vec.resume(str(ckpt), corpus_file=str(lee8))
+    done = subprocess.run(_torchrun(*flags, "--resume"), capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert out.exists() and checkpoint.read(ckpt)[1].epoch == 4
+
+
+@pytest.mark.slow
+def test_two_nodes_meet_through_c10d_and_survive_a_killed_worker(tmp_path, lee8):
+    """Two torchrun agents as two "nodes" (one worker each) meet through a c10d rendezvous on loopback; one
+    node's worker is SIGKILLed mid-run; both agents restart their workers (--max-restarts=1), which resume
+    from the checkpoint and finish with the vectors of an uninterrupted two-node run."""
+    import os
+    import signal
+    from gensim.models import KeyedVectors
+
+    def node(out, *extra, restarts=1, port):
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1",
+               "--rdzv-backend=c10d", f"--rdzv-endpoint=127.0.0.1:{port}", "--rdzv-id=w2v",
+               f"--max-restarts={restarts}", "--monitor-interval=0.2", "-m", "torch_w2v", "train", str(lee8),
+               "-o", str(out), *RUN_FLAGS, "-iter", "5", *map(str, extra)]
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+
+    ref = tmp_path / "ref.txt"
+    port = _free_port()
+    nodes = [node(ref, port=port, restarts=0) for _ in range(2)]
+    for proc in nodes:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    out, ckpt = tmp_path / "v.txt", tmp_path / "run.ckpt"
+    port = _free_port()
+    nodes = [node(out, "--checkpoint", ckpt, "--checkpoint-every", "0", port=port) for _ in range(2)]
+    _wait_for_checkpoints(nodes[0], ckpt, 3)
+    victim = _workers(nodes[1].pid)
+    assert len(victim) == 1, victim
+    os.kill(victim[0], signal.SIGKILL)
+    errors = []
+    for proc in nodes:
+        _, err = proc.communicate(timeout=600)
+        errors.append(err)
+        assert proc.returncode == 0, err[-3000:]
+    assert any("resuming from" in err for err in errors)
+    assert out.read_bytes() == ref.read_bytes()
+    kv = KeyedVectors.load_word2vec_format(str(out))
+    assert [w for w, _ in kv.most_similar("attacks", topn=len(kv))].index("bombings") < 50

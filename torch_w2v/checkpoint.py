@@ -24,7 +24,7 @@ import signal
 import threading
 import time
 
-from . import persist
+from . import distributed, persist
 from .config import FIELDS
 
 logger = logging.getLogger("torch_w2v")
@@ -51,6 +51,24 @@ class ResumeState:
     #                                  count in too; None: before it was recorded (one run, cut per chunk)
     pipeline: str | None = None      # the pipeline it was trained on (a resume on another is refused) and
     batch_size: int | None = None    # its batch size (the resume takes it); None: before they were recorded
+    world_size: int | None = None    # the ranks of a torch.distributed run (None: one process), and each
+    ranks: list | None = None        # rank's {"stats": its EpochStats, "corpus": its share's fingerprint}
+
+    def for_rank(self, rank: int, world_size: int, path) -> "ResumeState":
+        """This state as rank ``rank`` of ``world_size`` resumes it: its own position and share; a checkpoint
+        of another number of processes is refused naming both (the shares, and so every rank's position and
+        random draws, depend on it)."""
+        saved = self.world_size or 1
+        if saved != world_size:
+            how = ("in a single process" if saved == 1
+                   else f"with {saved} processes (torchrun --nproc_per_node/--nnodes)")
+            raise ValueError(f"{path} is the checkpoint of a run of {saved} process(es); this run has "
+                             f"{world_size}. Resume it {how}: each process's share of the corpus, position "
+                             f"and random draws depend on the number of processes.")
+        if self.ranks is None:
+            return self
+        mine = self.ranks[rank]
+        return dataclasses.replace(self, stats=dict(mine["stats"]), corpus=dict(mine["corpus"]))
 
     def check_corpus(self, encoded, path):
         found = {"sentences": int(encoded.n_sentences), "raw_words": int(encoded.total_raw_words)}
@@ -74,7 +92,11 @@ class Checkpointer:
             raise ValueError(f"checkpoint_every must be >= 0 seconds (0 = at every chunk), got {every}.")
         self.model, self.path, self.every = model, path, every
         self.train_args = train_args
-        self.corpus = {"sentences": int(encoded.n_sentences), "raw_words": int(encoded.total_raw_words)}
+        # under torch.distributed: this rank's share, and the whole corpus (what the file is checked against)
+        self.share = {"sentences": int(encoded.n_sentences), "raw_words": int(encoded.total_raw_words)}
+        self.world, self.rank = distributed.world_size(), distributed.rank()
+        self.corpus = self.share if self.world == 1 else dict(zip(
+            ("sentences", "raw_words"), (int(x) for x in distributed.all_sum(list(self.share.values())))))
         check_target(path, model, train_args, self.corpus)
         self.last = time.monotonic()
         self.signal = None
@@ -100,22 +122,40 @@ class Checkpointer:
                        signal.Signals(signum).name, self.path)
 
     def save(self, epoch: int, stats, trained: int, raw: int, sync=None):
-        """Write the state after ``stats.chunks`` chunks of ``epoch`` (atomically)."""
+        """Write the state after ``stats.chunks`` chunks of ``epoch`` (atomically).
+
+        Under torch.distributed every rank calls it at once, where all hold the same weights (after a
+        merge): each rank's position is gathered and rank 0 writes the one file."""
         if sync is not None:
             sync()
+        ranks = None
+        if self.world > 1:
+            ranks = distributed.gather({"stats": dataclasses.asdict(stats), "corpus": self.share})
+            if self.rank != 0:
+                self.last = time.monotonic()
+                return
         payload = persist.model_payload(self.model)
         payload["format"] = FORMAT
         payload["resume"] = dataclasses.asdict(ResumeState(
             dict(self.train_args), epoch, dataclasses.asdict(stats), int(trained), int(raw), self.corpus,
-            **self.layout.record()))
+            **self.layout.record(), world_size=self.world if ranks else None, ranks=ranks))
         persist.save_payload(payload, self.path, kind="checkpoint")
         self.last = time.monotonic()
         logger.info("checkpoint saved to %s (epoch %i, chunk %i)", self.path, epoch, stats.chunks)
 
     def on_chunk(self, epoch, stats, trained, raw, sync=None, loss=None):
-        """Called by the engine at each chunk boundary: save when due, stop when a signal asked."""
+        """Called by the engine at each chunk boundary (under torch.distributed: after each merge within an
+        epoch, on every rank at once): save when due, stop when a signal asked.
+
+        Under torch.distributed a signal stops the rank without a new checkpoint (saving is collective, and
+        torchrun signals the ranks when one of them has died); the last checkpoint stands."""
         due = self.every is not None and time.monotonic() - self.last >= self.every
-        if due or self.signal is not None:
+        if self.world > 1:
+            if distributed.any_rank(due):
+                if loss is not None:
+                    stats = dataclasses.replace(stats, loss=loss())
+                self.save(epoch, stats, trained, raw, sync)
+        elif due or self.signal is not None:
             if loss is not None:
                 stats = dataclasses.replace(stats, loss=loss())
             self.save(epoch, stats, trained, raw, sync)

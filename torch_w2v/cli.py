@@ -25,6 +25,7 @@ This module is only the command line: the files it reads and writes are handled 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -379,6 +380,12 @@ def _train_settings(args) -> TrainRun:
     if args.cbow is not None and args.sg is not None and args.sg == args.cbow:
         sub.error(f"-cbow {args.cbow} and --sg {args.sg} contradict each other; pass only one of them.")
     sg = args.sg if args.sg is not None else (1 - args.cbow if args.cbow is not None else 0)
+    if args.checkpoint and not args.resume and _restarted_by_torchrun() and os.path.isfile(args.checkpoint) \
+            and os.path.getsize(args.checkpoint):
+        # torchrun --max-restarts started this group again after a failure: go on from the last checkpoint
+        logger.warning("torchrun restart %s: resuming from %s", os.environ["TORCHELASTIC_RESTART_COUNT"],
+                       args.checkpoint)
+        args.resume = True
     if args.resume and not args.checkpoint:
         sub.error("--resume needs --checkpoint PATH: the file of the run to finish.")
     if args.init:
@@ -428,6 +435,31 @@ def _train_settings(args) -> TrainRun:
 # what --init may change on the model it continues (the rest is the model's: its vocabulary and weights)
 INIT_KEYWORDS = ("alpha", "min_alpha", "epochs", "workers", "compute_loss", "device", "batch_size", "engine",
                  "sync_words")
+
+
+@contextlib.contextmanager
+def _lost_ranks(args):
+    """Under torchrun, a collective that fails (another rank died or stalled) ends this rank with one line."""
+    from . import distributed
+    try:
+        yield
+    except RuntimeError as exc:   # torch.distributed.DistBackendError and gloo's errors are RuntimeErrors
+        if not distributed.is_active():
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        after = ("resume from the last checkpoint with the same command plus --resume (torchrun "
+                 "--max-restarts N does so by itself)" if args.checkpoint else
+                 "pass --checkpoint PATH to keep the work done")
+        raise CLIError(f"rank {distributed.rank()}: lost contact with another rank of the job ({first[:200]}); "
+                       f"{after}.") from None
+
+
+def _restarted_by_torchrun() -> bool:
+    """True in a worker group torchrun (TorchElastic) has restarted after a failure (``--max-restarts``)."""
+    try:
+        return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+    except ValueError:
+        return False
 
 
 def _check_init(args, corpus):
@@ -514,8 +546,9 @@ def _run_train(run: TrainRun):
     start = time.perf_counter()
     if args.resume:
         say(f"resuming the training saved in {args.checkpoint} ...")
-        model = _library_call("--resume", Word2Vec.resume, args.checkpoint, corpus_file=corpus,
-                              checkpoint_every=args.checkpoint_every)
+        with _lost_ranks(args):
+            model = _library_call("--resume", Word2Vec.resume, args.checkpoint, corpus_file=corpus,
+                                  checkpoint_every=args.checkpoint_every)
         run.compute_loss = model.compute_loss
         if args.save_vocab and main_rank:
             _write_vocab(model, args.save_vocab, say)
@@ -541,9 +574,10 @@ def _run_train(run: TrainRun):
         f"{model.corpus_count:,} sentences); training {'skip-gram' if run.sg else 'CBOW'}, {model.epochs} epochs")
     if args.save_vocab and main_rank:
         _write_vocab(model, args.save_vocab, say)
-    _library_call("training", model.train, corpus_file=corpus, total_examples=model.corpus_count,
-                  total_words=model.corpus_total_words, epochs=model.epochs, compute_loss=run.compute_loss,
-                  checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
+    with _lost_ranks(args):
+        _library_call("training", model.train, corpus_file=corpus, total_examples=model.corpus_count,
+                      total_words=model.corpus_total_words, epochs=model.epochs, compute_loss=run.compute_loss,
+                      checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
     return _write_outputs(run, model, main_rank, say, start)
 
 

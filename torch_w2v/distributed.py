@@ -22,6 +22,7 @@ the same weights; by convention rank 0 writes the outputs.
 from __future__ import annotations
 
 import atexit
+import datetime
 import logging
 import os
 
@@ -30,6 +31,9 @@ import torch
 import torch.distributed as dist
 
 logger = logging.getLogger("torch_w2v")
+# how long a collective waits for a rank before failing (torchrun ends the group sooner when a worker dies;
+# this bounds a hang where it cannot tell, e.g. a stalled node)
+TIMEOUT = datetime.timedelta(seconds=int(os.environ.get("TORCH_W2V_DIST_TIMEOUT", "300")))
 _owns_group = False  # True once init_from_env created the process group (and so must destroy it)
 
 
@@ -59,7 +63,13 @@ def init_from_env(device: str | None = None) -> bool:
         backend = "nccl" if use_cuda else "gloo"
         if use_cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        dist.init_process_group(backend=backend)
+        # torchrun's store outlives a restart (--max-restarts): a group of restart n keeps its keys under its
+        # own prefix, or its ranks would read the dead group's addresses and fail to connect
+        store, rank_, size = next(dist.rendezvous("env://"))
+        store.set_timeout(TIMEOUT)
+        restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+        dist.init_process_group(backend=backend, store=dist.PrefixStore(f"torch_w2v/restart{restart}", store),
+                                rank=rank_, world_size=size, timeout=TIMEOUT)
         global _owns_group
         _owns_group = True
         atexit.register(shutdown)
@@ -163,6 +173,20 @@ def shard(sentences=None, corpus_file=None, n_sentences: int = 0):
     return _Block(sentences, total * r // n, total * (r + 1) // n)
 
 
+def any_rank(flag: bool) -> bool:
+    """True on every rank if ``flag`` is true on any."""
+    t = torch.tensor([1.0 if flag else 0.0], dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def gather(value) -> list:
+    """Every rank's ``value`` (a picklable object of torch_w2v's own making), in rank order, on every rank."""
+    out = [None] * world_size()
+    dist.all_gather_object(out, value)
+    return out
+
+
 def all_sum(values) -> list:
     """Sum numbers over ranks (float64)."""
     t = torch.tensor([float(v) for v in values], dtype=torch.float64)
@@ -188,17 +212,23 @@ class ModelAverager:
         self.points: set = set()
         self.k = self.done = 0
 
-    def begin_epoch(self, n_chunks: int) -> None:
-        """Agree on the number of syncs (no rank can sync more often than it has chunks)."""
+    def begin_epoch(self, n_chunks: int, resumed_chunks: int = 0) -> None:
+        """Agree on the number of syncs (no rank can sync more often than it has chunks); a resumed epoch
+        (``resumed_chunks`` done) has had the syncs of those chunks."""
         fewest = torch.tensor([n_chunks], dtype=torch.int64)
         dist.all_reduce(fewest, op=dist.ReduceOp.MIN)
         self.k = max(1, min(self.sync_per_epoch, int(fewest.item())))
         self.points = {(n_chunks * (i + 1)) // self.k - 1 for i in range(self.k)}  # the last chunk is one
-        self.done = 0
+        self.done = sum(1 for point in self.points if point < resumed_chunks)
 
-    def after_chunk(self, index: int) -> None:
+    def after_chunk(self, index: int) -> bool:
+        """Merge if ``index`` is a sync point; True after a merge that is not the epoch's last, which every
+        rank reaches at the same time (a point to checkpoint the whole job: all ranks hold the same weights;
+        with k >= 2 syncs every rank has at least 2 chunks, so none makes them up in finish_epoch)."""
         if index in self.points:
             self.merge()
+            return self.done < self.k
+        return False
 
     def finish_epoch(self) -> None:
         """Catch up on syncs a rank did not reach (an empty share): every rank merges ``k`` times."""

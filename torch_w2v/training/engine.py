@@ -116,21 +116,21 @@ class Engine:
         """Train one pass over the corpus.
 
         ``progress(stats, alpha)`` is called after each chunk; ``on_chunk(epoch, stats)`` too, at a point
-        where the weights hold every finished chunk (a consistent state to checkpoint).
+        where the weights hold every finished chunk (a consistent state to checkpoint); with an averager,
+        only after a merge within the epoch, where every rank calls it at once with the same weights.
         ``resume``: the stats of a checkpoint taken in this epoch; training goes on from its next chunk.
         """
         stats = EpochStats() if resume is None else dataclasses.replace(resume)
         start = time.perf_counter() - stats.seconds
         self.step.loss.fill_(stats.loss)
         if self.averager is not None:
-            self.averager.begin_epoch(self.pipeline.chunk_count())
+            self.averager.begin_epoch(self.pipeline.chunk_count(), stats.chunks)
         for chunk in self.pipeline.chunks(epoch, stats.chunks, schedule):
             self.step.begin_chunk(chunk_generator(self.seed, epoch, chunk.index, STEP_STREAM, self.device))
             kept = 0
             for batch in chunk.batches:
                 kept += self.step(batch)
-            if self.averager is not None:
-                self.averager.after_chunk(chunk.index)
+            merged = self.averager is not None and self.averager.after_chunk(chunk.index)
             stats.chunks = chunk.index + 1
             stats.effective_words += int(chunk.kept) + kept  # the device pipeline's one sync per chunk
             stats.raw_words += chunk.raw_words
@@ -139,7 +139,7 @@ class Engine:
                 epoch, stats.sentences if schedule.by_sentences else stats.raw_words)
             if progress is not None:
                 progress(stats, stats.last_alpha)
-            if on_chunk is not None:
+            if on_chunk is not None and (self.averager is None or merged):
                 stats.seconds = time.perf_counter() - start
                 on_chunk(epoch, stats)
         if self.averager is not None:

@@ -62,9 +62,8 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
     """Train ``model``'s weights in place; returns ``(effective_words, raw_words)`` summed over epochs."""
     cfg = dataclasses.replace(model._config(), compute_loss=bool(request.compute_loss))
     parallel = distributed.is_active()
-    if parallel and request.checkpoint is not None:
-        raise NotImplementedError("checkpoint= is not supported together with torch.distributed yet; "
-                                  "train without it, or in a single process.")
+    if resume is not None:   # under torch.distributed: this rank's position and share
+        resume = resume.for_rank(distributed.rank(), distributed.world_size(), request.checkpoint)
     source = (distributed.shard(request.corpus_iterable, request.corpus_file, model.corpus_count) if parallel
               else corpus_mod.sentences_of(request.corpus_iterable, request.corpus_file))
     # the scan's counts size the encoded arrays (a shard of torchrun holds a part: no hint)
