@@ -140,6 +140,7 @@ def test_a_killed_rank_restarts_from_the_checkpoint_under_max_restarts(tmp_path,
     uninterrupted run bit for bit (one thread a rank; every chunk's draws are seeded, merges are sums)."""
     import os
     import signal
+
     from gensim.models import KeyedVectors
     ref = tmp_path / "ref.txt"
     done = subprocess.run(_torchrun(lee8, "-o", ref, *RUN_FLAGS, "-iter", "6"), capture_output=True, text=True,
@@ -198,6 +199,7 @@ def test_two_nodes_meet_through_c10d_and_survive_a_killed_worker(tmp_path, lee8)
     from the checkpoint and finish with the vectors of an uninterrupted two-node run."""
     import os
     import signal
+
     from gensim.models import KeyedVectors
 
     def node(out, *extra, restarts=1, port):

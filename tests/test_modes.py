@@ -295,8 +295,11 @@ def test_score_options_and_errors(toy_sentences, caplog):
         _fit(_built(toy_sentences, hs=0, negative=5), toy_sentences).score(toy_sentences)
     with pytest.raises(RuntimeError, match="build vocabulary"):
         Word2Vec(hs=1, negative=0, device="cpu").score(toy_sentences)
-    with pytest.raises(TypeError, match="list of"):
-        model.score(["a plain string"])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="torch_w2v"):   # gensim scores a str as its characters
+        chars = model.score(["a plain string"])
+    assert "should be a list of words" in caplog.text
+    np.testing.assert_array_equal(chars, model.score([list("a plain string")]))
 
 
 # ---------------------------------------------------------------------------------------------- reset_from
