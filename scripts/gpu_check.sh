@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The first thing to run on a borrowed GPU machine, in one command of at most 8 minutes: the machine, the
 # kernel report, the CUDA tests, then the GPU benchmark (gensim on all the machine's cores beside torch_w2v's
-# two Triton kernels, batch and segments), each phase under its own timeout and written to $OUT (the device
-# tool's output folder, else ./gpu_results) as it runs, so that a run cut short still returns what it made.
+# two Triton kernels, batch and segments) and the segment kernel with and without its window ring
+# (benchmarks/segment_ring.py), each phase under its own timeout and written to $OUT (the device tool's
+# output folder, else ./gpu_results) as it runs, so that a run cut short still returns what it made.
 # phases.txt lists each phase's exit status (124: its timeout).
 #
 #   bash scripts/gpu_check.sh          # on the GPU machine
@@ -46,7 +47,8 @@ if [ "$cpu" = 1 ]; then
 else
     phase cuda_tests 120 "$PY" -m pytest -q -p no:cacheprovider -o addopts="" tests/test_cuda.py \
         tests/test_triton_step.py tests/test_triton_segments.py tests/test_gradients.py tests/test_device_batches.py
-    phase bench 240 "$PY" benchmarks/bench.py --device cuda --modes sg,cbow --engines triton --pipelines segments \
+    phase bench 180 "$PY" benchmarks/bench.py --device cuda --modes sg,cbow --engines triton --pipelines segments \
         --batch-sizes 65536 --no-gensim-iterable ${CORPUS:+--corpus "$CORPUS"} --json "$outdir/bench.json"
+    phase ring 60 "$PY" benchmarks/segment_ring.py --repeats 1 ${CORPUS:+--corpus "$CORPUS"}
 fi
 cat "$outdir/phases.txt"

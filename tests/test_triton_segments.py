@@ -65,7 +65,40 @@ def _train(w, heads, lr, x, ok):
     return work, loss
 
 
-def reference(mode, w, tables, plan, noise, lr, lockf, hold=True, noise_tile=8, path_tile=8):
+def _ring_order(plan, n, train_centre):
+    """Skip-gram with the window's input rows held on chip: per program, each position's row is read when it
+    enters the ring (``W`` ahead of the centre), trained there, and its change added to memory once when it
+    leaves (evicted by the position ``WP`` later, or at the program's end, in slot order)."""
+    WP = 1 << (2 * W).bit_length()     # next power of two >= 2W + 1
+    for t in range(plan.n_batches):
+        for j in range(plan.per_batch):
+            first = (t + j * plan.n_batches) * plan.segment
+            base, slots = first - W, {}
+
+            def enter(q, slots=slots, base=base):
+                leave(slots.pop((q - base) % WP, None))
+                if 0 <= q < n:
+                    slots[(q - base) % WP] = q
+                    train_centre.ring[q] = [train_centre.syn0[train_centre.ids[q]].copy(), None, False]
+                    train_centre.ring[q][1] = train_centre.ring[q][0].copy()
+
+            def leave(q):
+                if q is not None:
+                    row, original, touched = train_centre.ring.pop(q)
+                    if touched:
+                        train_centre.syn0[train_centre.ids[q]] += row - original
+
+            for q in range(base, base + 2 * W):
+                enter(q)
+            for i in range(plan.segment):
+                enter(first + i + W)
+                if first + i < n:
+                    train_centre(first + i)
+            for slot in range(WP):
+                leave(slots.pop(slot, None))
+
+
+def reference(mode, w, tables, plan, noise, lr, lockf, hold=True, noise_tile=8, path_tile=8, ring=False):
     """The chunk trained centre by centre, in the order the kernel's programs take it under the interpreter:
     the K + 1 negative-sampling rows held for the centre and updated once at its end (``hold``) or streamed
     ``noise_tile`` at a time for each context; the Huffman path streamed ``path_tile`` nodes at a time."""
@@ -74,7 +107,10 @@ def reference(mode, w, tables, plan, noise, lr, lockf, hold=True, noise_tile=8, 
     order = [(t + j * plan.n_batches) * plan.segment + i for t in range(plan.n_batches)
              for j in range(plan.per_batch) for i in range(plan.segment)]
     loss = 0.0
-    for p in (p for p in order if p < n):
+    held_rows = {}   # ring: position -> [row as trained here, row as read, trained?]
+
+    def train_centre(p):
+        nonlocal loss
         centre = ids[p]
         ctx = [p + o for o in list(range(-W, 0)) + list(range(1, W + 1))
                if 0 <= p + o < n and abs(o) <= wsize[p] and sent[p + o] == sent[p]]
@@ -89,9 +125,12 @@ def reference(mode, w, tables, plan, noise, lr, lockf, hold=True, noise_tile=8, 
         train = functools.partial(_train, w, heads, lr)
         if sg:
             for c in ctx:
-                work, lost = train(w["syn0"][ids[c]].copy(), True)
+                row = held_rows[c][0] if ring else w["syn0"][ids[c]]
+                work, lost = train(row.copy(), True)
                 loss += lost
-                w["syn0"][ids[c]] += work * lockf[ids[c]]
+                row += work * lockf[ids[c]]
+                if ring:
+                    held_rows[c][2] = True
         else:
             h = sum((w["syn0"][ids[c]] for c in ctx), np.zeros(D, np.float32))
             count = len(ctx)
@@ -105,6 +144,13 @@ def reference(mode, w, tables, plan, noise, lr, lockf, hold=True, noise_tile=8, 
                 w["syn0"][ids[c]] += work * lockf[ids[c]]
         if K and hold:
             np.add.at(w["syn1neg"], heads["rows"][heads["valid"]], heads["change"][heads["valid"]])
+
+    if ring and sg:
+        train_centre.ring, train_centre.syn0, train_centre.ids = held_rows, w["syn0"], ids
+        _ring_order(plan, n, train_centre)
+    else:
+        for p in (p for p in order if p < n):
+            train_centre(p)
     return loss
 
 
@@ -126,15 +172,20 @@ def _setup(seed=0, N=120, segment=4, batch_size=16):
     return plan, tables, weights, noise
 
 
-@pytest.mark.parametrize("tiles", ["held", "streamed"])
+@pytest.mark.parametrize("tiles", ["held", "streamed", "held, ring"])
 @pytest.mark.parametrize("lockf", [False, True])
 @pytest.mark.parametrize("mode", MODES)
 def test_a_chunk_of_segments_equals_the_sequential_reference(mode, lockf, tiles, monkeypatch):
     """``held``: the kernel's choice at these sizes (K + 1 = 4 rows of 8 floats held for a centre, the path
     of 4 nodes in one tile); ``streamed``: the noise rows and the path two at a time for each context, as
-    the kernel takes them at large K x D and for long paths."""
+    the kernel takes them at large K x D and for long paths; ``ring``: skip-gram's window of input rows held
+    on chip (TORCH_W2V_SEGMENT_RING=1), each read when it enters and written back once when it leaves."""
     import types
     sg, cbow_mean, K, hs = MODES[mode]
+    if tiles == "held, ring":
+        if not sg:
+            pytest.skip("the ring is skip-gram's")
+        monkeypatch.setattr(segments, "RING", True)
     if tiles == "streamed":
         monkeypatch.setattr(segments, "HOLD_ELEMENTS", 0)
         monkeypatch.setattr(segments, "NOISE_TILE", 2)
@@ -146,7 +197,8 @@ def test_a_chunk_of_segments_equals_the_sequential_reference(mode, lockf, tiles,
     cfg = types.SimpleNamespace(sg=sg, cbow_mean=cbow_mean, negative=K, hs=hs, compute_loss=True)
     ref = {k: v.numpy().copy() for k, v in weights.items()}
     expected_loss = reference(mode, ref, tables, plan, noise[:, :K].numpy() if K else None, 0.3, lockf_np,
-                              hold=tiles == "held", noise_tile=segments.NOISE_TILE, path_tile=segments.PATH_TILE)
+                              hold=tiles != "streamed", noise_tile=segments.NOISE_TILE,
+                              path_tile=segments.PATH_TILE, ring=tiles == "held, ring")
     ours = types.SimpleNamespace(**{k: v.clone() for k, v in weights.items()})
     loss = torch.zeros((), dtype=torch.float64)
     for t in range(plan.n_batches):

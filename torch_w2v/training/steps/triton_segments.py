@@ -15,8 +15,9 @@ at most one centre's ``K + 1`` negative-sampling rows and streams everything els
 3. the centre's Huffman path (hierarchical softmax) is always streamed, ``HP`` nodes at a time for each
    context, each node's row updated right away: gensim's own order within a pair;
 4. skip-gram: each context of the centre's reduced window (a loop of ``2 * w`` slots, not ``2 * window``)
-   against those rows, its input row updated right after it; CBOW: the contexts' mean (or sum) against
-   them, then every context row updated.
+   against those rows, its input row updated right after it (in memory, or with ``RING`` in the window of
+   input rows held on chip, each written back once when it leaves the window); CBOW: the contexts' mean (or
+   sum) against them, then every context row updated.
 
 Within a program a centre sees every update of the centres before it (as gensim's threads and the fused C
 step do); programs race on shared rows (Hogwild; the atomics are relaxed: no ordering is needed, and a
@@ -29,6 +30,8 @@ Registers (``benchmarks/kernel_report.py``, sm_90, 8 warps from D=33 on): the he
 ``2 x (K + 1) x BLOCK_D / 256`` a thread, the tiles a few more; see docs/performance.md for the table.
 """
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -113,6 +116,33 @@ if triton is not None:
         return work, loss
 
     @triton.jit
+    def _ring_leave(here, R, R0, rid, rok, rtouch, syn0, D, d, dm):
+        """The change of ring slot ``here`` (a (WP,) one-hot) written to its row, once, with an atomic (if the
+        slot holds a row that was trained)."""
+        delta = tl.sum(tl.where(here[:, None], R - R0, 0.0), axis=0)                    # (BD,)
+        word = tl.sum(tl.where(here, rid, 0), axis=0)
+        write = tl.sum(tl.where(here & rok & rtouch, 1, 0), axis=0) > 0
+        tl.atomic_add(syn0 + word * D + d, delta, mask=tl.where(write, dm, False), sem="relaxed")
+
+    @triton.jit
+    def _ring_enter(q, base, live, n, R, R0, rid, rsent, rok, rtouch, slots, syn0, ids, sent, D, d, dm,
+                    WP: tl.constexpr):
+        """Plan position ``q`` enters its ring slot ``(q - base) % WP``, whose previous occupant leaves."""
+        here = slots == (q - base) % WP                                                  # (WP,)
+        _ring_leave(here, R, R0, rid, rok, rtouch, syn0, D, d, dm)
+        ok = live & (q >= 0) & (q < n)
+        qc = tl.where(ok, q, 0)
+        word = tl.load(ids + qc, mask=ok, other=0).to(tl.int64)
+        row = tl.load(syn0 + word * D + d, mask=tl.where(ok, dm, False), other=0.0)    # (BD,)
+        R = tl.where(here[:, None], row[None, :], R)
+        R0 = tl.where(here[:, None], row[None, :], R0)
+        rid = tl.where(here, word, rid)
+        rsent = tl.where(here, tl.load(sent + qc, mask=ok, other=-1), rsent)
+        rok = tl.where(here, ok, rok)
+        rtouch = tl.where(here, False, rtouch)
+        return R, R0, rid, rsent, rok, rtouch
+
+    @triton.jit
     def _context(o, p, n, real, w_c, s_c, ids, sent):
         """Context slot ``o`` (0..2w_c-1: offsets -w_c..-1, 1..w_c) of the centre at plan position ``p`` with
         the reduced window ``w_c``: whether it is a context (inside the chunk and sentence ``s_c``), its word."""
@@ -128,7 +158,7 @@ if triton is not None:
                         points, codes, code_valid, loss_ptr,
                         t, n_batches, per_batch, D, V, T, L, seed, lr, max_exp,
                         SEG: tl.constexpr, K: tl.constexpr, KP: tl.constexpr, HOLD: tl.constexpr, NT: tl.constexpr,
-                        HP: tl.constexpr,
+                        HP: tl.constexpr, RING: tl.constexpr, W: tl.constexpr, WP: tl.constexpr,
                         BLOCK_D: tl.constexpr, SG: tl.constexpr, CBOW_MEAN: tl.constexpr, NS: tl.constexpr,
                         HS: tl.constexpr, LOCKF: tl.constexpr, LOSS: tl.constexpr, DRAW: tl.constexpr):
         """Train segment ``t + program_id * n_batches`` of a plan: ``SEG`` consecutive centres in order.
@@ -139,6 +169,8 @@ if triton is not None:
         (1,) float64 loss), except that ``per_batch`` counts segments, and:
 
         SEG : consecutive plan positions a program trains
+        RING : skip-gram only: the input rows of the window ``[p - W, p + W]`` held on chip in ``WP`` slots
+            (``WP >= 2W + 1``), each read once when it enters and its change written once when it leaves
         """
         # (a scalar condition joins a vector mask through tl.where: `scalar & vector` is refused by the
         # interpreter)
@@ -150,6 +182,19 @@ if triton is not None:
         dm = d < D
         k = tl.arange(0, KP)
         total = tl.sum(tl.zeros((KP,), tl.float32), axis=0)
+        if RING:   # the window's input rows: R (WP, BD) as trained here, R0 as read; their words, sentences
+            live = j < per_batch
+            base = first - W
+            slots = tl.arange(0, WP)
+            R = tl.zeros((WP, BLOCK_D), tl.float32)
+            R0 = tl.zeros((WP, BLOCK_D), tl.float32)
+            rid = tl.zeros((WP,), tl.int64)
+            rsent = tl.zeros((WP,), tl.int32) - 1
+            rok = slots < 0
+            rtouch = slots < 0
+            for q0 in range(2 * W):
+                R, R0, rid, rsent, rok, rtouch = _ring_enter(base + q0, base, live, n, R, R0, rid, rsent, rok,
+                                                             rtouch, slots, syn0, ids, sent, D, d, dm, WP)
         for i in range(SEG):
             p = first + i
             real = (j < per_batch) & (p < n)
@@ -165,12 +210,22 @@ if triton is not None:
                 nmask = nvalid[:, None] & dm[None, :]
                 U = tl.load(nptr, mask=nmask, other=0.0)                                # (KP, BD)
                 dU = tl.zeros((KP, BLOCK_D), tl.float32)
+            if RING:
+                R, R0, rid, rsent, rok, rtouch = _ring_enter(p + W, base, live, n, R, R0, rid, rsent, rok, rtouch,
+                                                             slots, syn0, ids, sent, D, d, dm, WP)
             if SG:  # 3. each context's input row against the heads, updated right after it
                 for o in range(2 * w_c):
-                    ok, cid = _context(o, p, n, real, w_c, s_c, ids, sent)
-                    vptr = syn0 + cid * D + d
-                    vmask = tl.where(ok, dm, False)
-                    v = tl.load(vptr, mask=vmask, other=0.0)                            # (BD,)
+                    if RING:
+                        q = p + tl.where(o < w_c, o - w_c, o - w_c + 1)
+                        here = slots == (q - base) % WP
+                        ok = real & (tl.sum(tl.where(here, tl.where(rok, rsent, -2), 0), axis=0) == s_c)
+                        cid = tl.sum(tl.where(here, rid, 0), axis=0)
+                        v = tl.sum(tl.where(here[:, None], R, 0.0), axis=0)              # (BD,)
+                    else:
+                        ok, cid = _context(o, p, n, real, w_c, s_c, ids, sent)
+                        vptr = syn0 + cid * D + d
+                        vmask = tl.where(ok, dm, False)
+                        v = tl.load(vptr, mask=vmask, other=0.0)                        # (BD,)
                     work = tl.zeros((BLOCK_D,), tl.float32)
                     if NS and HOLD:
                         w_in, d_out, l_out = _segment_head(U, v, tl.where(ok, nvalid, False), nlabel, lr, max_exp, LOSS)
@@ -185,7 +240,12 @@ if triton is not None:
                         work, total = work + w_in, total + l_out
                     if LOCKF:
                         work = work * tl.load(lockf + cid, mask=ok, other=0.0)
-                    tl.atomic_add(vptr, work, mask=vmask, sem="relaxed")
+                    if RING:   # into the held row; written to memory when it leaves the window
+                        into = here & ok
+                        R = tl.where(into[:, None], R + work[None, :], R)
+                        rtouch = rtouch | into
+                    else:
+                        tl.atomic_add(vptr, work, mask=vmask, sem="relaxed")
             else:  # 3. CBOW: the contexts' mean (or sum) against the heads, then every context row updated
                 h = tl.zeros((BLOCK_D,), tl.float32)
                 count = tl.sum(tl.zeros((KP,), tl.float32), axis=0)
@@ -220,6 +280,9 @@ if triton is not None:
             # 4. the held noise rows' summed updates, once per centre
             if NS and HOLD:
                 tl.atomic_add(nptr, dU, mask=nmask, sem="relaxed")
+        if RING:   # the rows still held leave
+            for s in range(WP):
+                _ring_leave(slots == s, R, R0, rid, rok, rtouch, syn0, D, d, dm)
         if LOSS:
             tl.atomic_add(loss_ptr, total.to(tl.float64), sem="relaxed")
 
@@ -229,6 +292,13 @@ if triton is not None:
 HOLD_ELEMENTS = 2048   # a centre's K + 1 output rows are held (read and written once) up to this many floats
 #                        ((K + 1 -> KP) x BLOCK_D: K=5 up to D=256); beyond, they are streamed per context
 NOISE_TILE = 8         # negative-sampling rows a streamed pass holds at once
+# Skip-gram's window of input rows on chip (RING): each row read and written once per window pass instead of
+# once per centre that uses it (input-row traffic ~1,050 instead of ~7,000 bytes a word at D=100), for 112
+# registers instead of 61 (25% occupancy instead of 50%) at D=100 on sm_90. Which is faster is for a GPU to
+# say: off unless TORCH_W2V_SEGMENT_RING=1 (scripts/gpu_check.sh times both), and up to RING_ELEMENTS floats
+# ((2 * window + 1 -> WP) x BLOCK_D: window <= 7 up to D=128).
+RING = os.environ.get("TORCH_W2V_SEGMENT_RING") == "1"
+RING_ELEMENTS = 2048
 PATH_TILE = 8          # Huffman nodes a pass holds at once (a 10M-word vocabulary's ~40: 5 tiles)
 
 
@@ -242,6 +312,8 @@ def plan_launch(cfg, weights, tables, batch, lr: float, seed: int, loss: torch.T
     tensors = kernel_tensors(cfg, weights, tables, plan, noise)
     args = dict(
         **tensors, HP=min(tensors.pop("LP"), PATH_TILE), HOLD=tensors["KP"] * BLOCK_D <= HOLD_ELEMENTS,
+        RING=RING and bool(cfg.sg) and _next_pow2(2 * plan.window + 1) * BLOCK_D <= RING_ELEMENTS, W=plan.window,
+        WP=_next_pow2(2 * plan.window + 1),
         NT=min(tensors["KP"], NOISE_TILE), loss_ptr=loss.reshape(1), t=batch.t,
         n_batches=plan.n_batches, per_batch=plan.per_batch, seed=seed, lr=float(lr), max_exp=MAX_EXP,
         SEG=plan.segment, K=K, BLOCK_D=BLOCK_D, SG=bool(cfg.sg), CBOW_MEAN=bool(cfg.cbow_mean),
