@@ -229,3 +229,81 @@ def test_train_uses_the_scanned_file_only_while_it_is_unchanged(tmp_path):
     assert model.take_encoded(str(path)) is None
     model.build_vocab(corpus_iterable=[["a", "b"]] * 10)                   # an iterable is not recorded
     assert model.take_encoded(None) is None
+
+
+# ------------------------------------------------------------------ sentences of any iterable (issue 22.2)
+class Doc:
+    """A document object as NLP libraries have them: it iterates over its words, and knows its length."""
+
+    def __init__(self, words):
+        self.words = list(words)
+
+    def __iter__(self):
+        return iter(self.words)
+
+    def __len__(self):
+        return len(self.words)
+
+
+class Indexed:
+    """An old-style sequence: iterable through __getitem__ alone (no __iter__), as Python's for loop allows."""
+
+    def __init__(self, words):
+        self.words = list(words)
+
+    def __getitem__(self, i):
+        return self.words[i]
+
+
+WRAPPERS = {"list": list, "tuple": tuple, "doc": Doc, "indexed": Indexed, "array": np.array,
+            "generator": lambda words: (w for w in words), "dict": dict.fromkeys}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(corpus=st.lists(st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f"]), max_size=12), max_size=20),
+       kinds=st.lists(st.sampled_from(sorted(WRAPPERS)), min_size=1))
+def test_any_iterable_of_tokens_is_a_sentence_and_encodes_as_its_list(corpus, kinds):
+    """Issue 22.2: a sentence that was not a list or tuple was refused ("not a list of tokens"), where gensim
+    trains on any iterable of tokens. Each sentence wrapped in another kind of iterable encodes exactly as
+    the list of its tokens (dict.fromkeys: a corpus without repeated words in a sentence, as a dict's keys)."""
+    vocab = {w: i for i, w in enumerate("abcdf")}  # "e" is out of the vocabulary
+    wrapped, plain = [], []
+    for i, sentence in enumerate(corpus):
+        kind = kinds[i % len(kinds)]
+        words = list(dict.fromkeys(sentence)) if kind == "dict" else sentence
+        wrapped.append(WRAPPERS[kind](words))
+        plain.append(words)
+    got, want = corpus_mod.encode(wrapped, vocab), corpus_mod.encode(plain, vocab)
+    assert np.array_equal(got.ids, want.ids) and np.array_equal(got.bounds, want.bounds)
+    assert np.array_equal(got.raw_words, want.raw_words)
+
+
+def test_lists_and_tuples_are_used_as_they_are():
+    """The fast path: a list or tuple sentence is not copied (other iterables are read once into a list)."""
+    sentence, pair = ["a", "b"], ("a", "b")
+    assert corpus_mod.tokens_of(sentence, 0) is sentence and corpus_mod.tokens_of(pair, 0) is pair
+    assert corpus_mod.tokens_of(Doc(["a"]), 0) == ["a"]
+
+
+@pytest.mark.parametrize("sentence, why", [
+    ("human interface", "a string, which would be read as its characters"),
+    (b"human interface", "a string, which would be read as its characters"),
+    (np.str_("human"), "a string, which would be read as its characters"),
+    (42, "not iterable"),
+    (None, "not iterable"),
+])
+def test_a_sentence_that_is_a_string_or_not_iterable_is_refused_with_the_fix(sentence, why):
+    with pytest.raises(TypeError, match=r"sentence #3 of the corpus is .* not a list of tokens: it is " + why
+                       + r".*\[\['hello', 'world'\], \.\.\.\]"):
+        corpus_mod.tokens_of(sentence, 3)
+
+
+def test_a_corpus_of_document_objects_trains_as_the_same_corpus_of_lists(toy_sentences):
+    """Issue 22.2 end to end: the vocabulary scan and training take Doc objects; same seed, same vectors."""
+    docs = [Doc(s) for s in toy_sentences]
+    a = Word2Vec(docs, min_count=1, epochs=2, seed=5, **SG)
+    b = Word2Vec(toy_sentences, min_count=1, epochs=2, seed=5, **SG)
+    assert a.wv.index_to_key == b.wv.index_to_key and a.corpus_total_words == b.corpus_total_words
+    assert np.array_equal(a.wv.vectors, b.wv.vectors)
+    with pytest.raises(TypeError, match="sentence #1 of the corpus is b'bytes'"):
+        Word2Vec([["ok"], b"bytes"], min_count=1, **SG)

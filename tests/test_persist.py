@@ -5,6 +5,7 @@ failure: a process whose file-size limit (RLIMIT_FSIZE) makes writes fail with E
 runs as root, a tiny tmpfs that fills up (ENOSPC) and a read-only one.
 """
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -246,3 +247,89 @@ def test_a_full_disk_under_save_names_the_target(tmp_path, files):
             model.save(str(target))
         assert info.value.errno == 28 and str(target) in str(info.value)  # ENOSPC
         assert os.listdir(small) == []
+
+
+# --------------------------------------------------------- vocabularies of any key type (issue 22.1)
+class Token(str):
+    """A str subclass, as tokenisers return."""
+
+
+KEY_KINDS = {"str": str, "np.str_": np.str_, "str subclass": Token, "int": int, "np.int64": np.int64,
+             "np.int32": np.int32, "np.uint16": np.uint16}
+
+
+def _key(kind, n):
+    return KEY_KINDS[kind](f"w{n}" if kind in ("str", "np.str_", "str subclass") else n)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(kinds=st.lists(st.sampled_from(sorted(KEY_KINDS)), min_size=1, max_size=4),
+       seed=st.integers(0, 2**16))
+def test_every_key_type_gensim_accepts_saves_and_loads(tmp_path, kinds, seed):
+    """Issue 22.1: a vocabulary of np.str_ (tokens from numpy or pandas), str subclasses or numpy integers
+    trained and saved, then load() refused the file as "objects other than plain values". Vocabularies of
+    each kind and of mixes save, load with the same keys (as str/int), vectors and counts, and the original
+    tokens find their rows in the loaded model."""
+    rng = np.random.default_rng(seed)
+    tokens = [_key(kinds[n % len(kinds)], n) for n in range(12)]
+    corpus = [[tokens[i] for i in rng.integers(0, len(tokens), 10)] for _ in range(30)]
+    model = Word2Vec(corpus, **SETTINGS)
+    path = tmp_path / f"keys{seed}.w2v"
+    model.save(str(path))
+    loaded = Word2Vec.load(str(path))
+    assert _same(model, loaded)
+    assert {type(k) for k in loaded.wv.index_to_key} <= {str, int}
+    assert [type(k) for k in loaded.wv.index_to_key] == [type(k) for k in model.wv.index_to_key]
+    for token in {t for s in corpus for t in s}:
+        assert np.array_equal(loaded.wv[token], model.wv[token])
+    loaded.train(corpus, total_examples=len(corpus), epochs=1)  # training goes on with the original tokens
+
+
+def test_keys_a_file_cannot_hold_are_refused_at_save_naming_them(tmp_path):
+    """A key gensim accepts but no plain value can hold (an arbitrary object) is refused when saving, with the
+    key, its type and the fix; nothing is written, so no file exists that load() would refuse."""
+    class Node:
+        def __repr__(self):
+            return "Node(7)"
+
+    node = Node()
+    model = Word2Vec([["a", node, "b"]] * 20, **SETTINGS)
+    assert model.wv.get_vector(node).shape == (12,)  # training with such keys works, as in gensim
+    with pytest.raises(TypeError, match=r"model.wv.index_to_key holds the key Node\(7\) of type Node, which a "
+                                        r"torch_w2v model file cannot store.*Map the tokens to strings"):
+        model.save(str(tmp_path / "node.w2v"))
+    assert not (tmp_path / "node.w2v").exists()
+    kept = Word2Vec(**SETTINGS)  # the raw vocabulary (keep_raw_vocab=True) is stored with plain keys too
+    kept.build_vocab([[np.str_("a"), np.int64(5), Token("b")]] * 2, keep_raw_vocab=True)
+    kept.save(str(tmp_path / "raw.w2v"))
+    raw_vocab = Word2Vec.load(str(tmp_path / "raw.w2v")).raw_vocab
+    assert raw_vocab == {"a": 2, 5: 2, "b": 2} and {type(k) for k in raw_vocab} == {str, int}
+
+
+# ------------------------------------------------------- gensim's save() bookkeeping (issue 22.5)
+@pytest.mark.parametrize("options", [{}, {"sep_limit": 1}, {"separately": ["syn1neg"], "ignore": ["random"]},
+                                     {"ignore": frozenset({"syn1neg", "raw_vocab"})}])
+def test_save_leaves_gensims_saveload_bookkeeping_on_the_model_and_wv(tmp_path, options):
+    """Issue 22.5: gensim's save() leaves __numpys, __scipys, __ignoreds and __recursive_saveloads on the model
+    and on model.wv (SaveLoad._save_specials), and libraries that export wv.__dict__ read them back. After
+    torch_w2v's save() both objects hold them, with the values a real gensim model saved with the same
+    options holds."""
+    import gensim.models
+    corpus = [["a", "b", "c", "d", "e"]] * 40
+    common = dict(vector_size=12, min_count=1, epochs=1, workers=1, hs=1, negative=5)
+    theirs = gensim.models.Word2Vec(corpus, **common)
+    ours = Word2Vec(corpus, device="cpu", **common)
+    theirs.save(str(tmp_path / "gensim.model"), **options)
+    ours.save(str(tmp_path / "ours.w2v"), **options)
+    names = ("__numpys", "__scipys", "__ignoreds", "__recursive_saveloads")
+    for mine, ref in ((ours, theirs), (ours.wv, theirs.wv)):
+        assert all(name in vars(mine) for name in names)
+        assert {n: sorted(vars(mine)[n]) for n in names} == {n: sorted(vars(ref)[n]) for n in names}
+    # a library's export of wv.__dict__, read back as gensim's loader would
+    from gensim.models import KeyedVectors
+    exported = pickle.loads(pickle.dumps(dict(vars(ours.wv))))
+    kv = KeyedVectors.__new__(KeyedVectors)
+    kv.__dict__.update(exported)
+    assert kv.__dict__["__recursive_saveloads"] == [] and kv.most_similar("a", topn=1)[0][0] in "bcde"
+    assert Word2Vec.load(str(tmp_path / "ours.w2v")).wv.index_to_key == ours.wv.index_to_key

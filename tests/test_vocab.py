@@ -608,3 +608,45 @@ def test_sort_permutation_puts_ties_in_reverse_order_as_gensim():
     kv.sort_by_descending_frequency()
     order = tv.sort_permutation(counts)
     assert [f"k{i}" for i in order] == kv.index_to_key == ["k5", "k2", "k0", "k3", "k4", "k1"]
+
+
+# ------------------------------------------------------- keys of other types than str (issue 22.1)
+class Token(str):
+    """A str subclass, as tokenisers return (with a different __str__, which must not leak into the key)."""
+
+    def __str__(self):
+        return f"Token({str.__str__(self)})"
+
+
+def test_keys_become_plain_types_that_equal_and_hash_as_the_originals():
+    from collections import namedtuple
+    Pair = namedtuple("Pair", "a b")
+    for key, plain_type in [(np.str_("cat"), str), (Token("cat"), str), (np.int64(7), int), (np.uint8(7), int),
+                            (True, bool), (np.bool_(True), bool), (np.float32(0.5), float), (np.bytes_(b"x"), bytes),
+                            (Pair(np.str_("a"), np.int32(1)), tuple), ("cat", str), (7, int), (None, type(None))]:
+        plain = tv.plain_key(key)
+        assert type(plain) is plain_type and plain == key and hash(plain) == hash(key), key
+        assert tv.is_plain_key(plain)
+    assert tv.plain_key(Token("cat")) == "cat" and str(tv.plain_key(Token("cat"))) == "cat"
+    assert type(tv.plain_key(Pair(np.str_("a"), np.int32(1)))[1]) is int
+    odd = object()
+    assert tv.plain_key(odd) is odd and not tv.is_plain_key(odd)
+
+
+def test_a_vocabulary_of_numpy_and_subclass_keys_is_gensims_with_plain_keys():
+    """Issue 22.1: the vocabulary held np.str_ keys as they came, which the model file could not store. Now it
+    holds str/int, in gensim's order with gensim's counts, and the original tokens still find their rows."""
+    words = [np.str_("cat"), Token("dog"), np.int64(3), 4, np.str_("dog"), "cat", np.int32(3)]
+    corpus = [words[i:] + words[:i] for i in range(len(words))] * 3
+    ours = torch_w2v.Word2Vec(min_count=1, vector_size=8, device="cpu")
+    ours.build_vocab(corpus)
+    theirs = gensim.models.Word2Vec(min_count=1, vector_size=8)
+    theirs.build_vocab(corpus)
+    assert ours.wv.index_to_key == theirs.wv.index_to_key
+    assert [type(k) for k in ours.wv.index_to_key] == [type(tv.plain_key(k)) for k in theirs.wv.index_to_key]
+    assert {type(k) for k in ours.wv.index_to_key} <= {str, int}
+    assert list(ours.wv.expandos["count"]) == list(theirs.wv.expandos["count"])
+    for token in words:
+        assert ours.wv.key_to_index[token] == theirs.wv.key_to_index[token]
+    ours.build_vocab([[np.str_("bird"), np.int64(3)]] * 2, update=True)  # the online update converts too
+    assert type(ours.wv.index_to_key[-1]) is str and ours.wv.get_index(np.str_("bird")) == len(ours.wv) - 1

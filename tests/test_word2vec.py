@@ -2,6 +2,7 @@
 import bz2
 import gzip
 import inspect
+import logging
 import os
 import pickle
 import subprocess
@@ -444,3 +445,36 @@ def test_lee_quality_matches_gensims_sanity_check(lee_sentences, seed):
     model.train(lee_sentences, total_examples=model.corpus_count, epochs=model.epochs)
     ranked = [w for w, _ in model.wv.most_similar("attacks", topn=len(model.wv))]
     assert ranked.index("bombings") < 50
+
+
+# ------------------------------------------------------------ a train() that trains nothing (issue 22.6)
+def _warnings(caplog):
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "trained no word" in
+            r.getMessage()]
+
+
+def test_a_train_call_that_trains_no_word_says_why(caplog):
+    """Issue 22.6: train() on tokens all out of the vocabulary returned (0, 20) without a word (gensim too).
+    Each cause gets a warning with the raw word count and the fix; a call that trains says nothing."""
+    model = Word2Vec([["a", "b", "c"]] * 20, min_count=1, sample=0, epochs=1, **SG)
+    with caplog.at_level(logging.WARNING, logger="torch_w2v"):
+        caplog.clear()
+        assert model.train([["x", "y"]] * 10, total_examples=10, epochs=2) == (0, 40)
+        [oov] = _warnings(caplog)
+        assert "none of the 40 raw words (over 2 epochs) is in the vocabulary of 3 words" in oov
+        assert "build_vocab(corpus, update=True)" in oov
+        caplog.clear()
+        assert model.train([[]] * 3, total_examples=3, epochs=1) == (0, 0)
+        [empty] = _warnings(caplog)
+        assert "the corpus yielded no tokens (0 raw words over 1 epochs)" in empty and "one-shot" in empty
+        caplog.clear()
+        model.sample, keep = 1e-3, model.wv.expandos["sample_int"].copy()
+        model.wv.expandos["sample_int"][:] = 0  # keeps (almost) no occurrence, as sample does on a tiny corpus
+        assert model.train([["a"]] * 2, total_examples=2, epochs=1) == (0, 2)
+        [sampled] = _warnings(caplog)
+        assert "downsampling (sample=0.001) dropped all 2 in-vocabulary tokens of the 2 raw words" in sampled
+        assert "Pass sample=0" in sampled
+        caplog.clear()
+        model.sample, model.wv.expandos["sample_int"][:] = 0, keep
+        assert model.train([["a", "b", "c"]] * 5, total_examples=5, epochs=1)[0] > 0
+        assert not _warnings(caplog)

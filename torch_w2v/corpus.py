@@ -63,13 +63,27 @@ def check_not_exhausted(encoded, expected, parallel=False) -> None:
             f"list, or a class whose __iter__ reads the data anew, e.g. torch_w2v.LineSentence(path).")
 
 
-def check_tokens(sentence, index: int):
-    """Raise ``TypeError`` unless ``sentence`` is a list/tuple of str tokens (a str itself is refused)."""
-    if isinstance(sentence, (str, bytes)) or not isinstance(sentence, (list, tuple)):
-        raise TypeError(
-            f"sentence #{index} of the corpus is {sentence!r} (type {type(sentence).__name__}), not a list of "
-            f"tokens. Each item must be a list of words: pass [['hello', 'world'], ...] rather than "
-            f"['hello world', ...]; for a text file use corpus_file= or torch_w2v.LineSentence(path).")
+def tokens_of(sentence, index: int):
+    """``sentence`` (item ``index`` of the corpus) as a list or tuple of tokens, as gensim takes any iterable
+    of tokens: a list or tuple as it is, any other iterable (a document object, a numpy array, a generator)
+    read once into a list. A ``str`` or ``bytes``, which gensim would read as characters, and anything that
+    is not iterable raise ``TypeError`` with the fix."""
+    if isinstance(sentence, (list, tuple)):
+        return sentence
+    if not isinstance(sentence, (str, bytes, bytearray)):
+        try:
+            tokens = iter(sentence)
+        except TypeError:
+            pass
+        else:
+            return list(tokens)
+    what = ("a string, which would be read as its characters" if isinstance(sentence, (str, bytes, bytearray))
+            else "not iterable")
+    raise TypeError(
+        f"sentence #{index} of the corpus is {sentence!r} (type {type(sentence).__name__}), not a list of "
+        f"tokens: it is {what}. Each item must be a list (or other iterable) of words: pass "
+        f"[['hello', 'world'], ...] rather than ['hello world', ...]; for a text file use corpus_file= or "
+        f"torch_w2v.LineSentence(path).")
 
 
 class Partial(list):
@@ -358,7 +372,7 @@ def encode(sentences, key_to_index: dict, spill_words: int = 1 << 26, expected_w
     buf, buf_len, buf_raw = [], [], []
     continuing = False  # the previous item was a Partial: this one extends the same sentence
     for index, sentence in enumerate(sentences):
-        check_tokens(sentence, index)
+        sentence = tokens_of(sentence, index)
         kept = [i for i in map(get, sentence) if i is not None]
         buf.extend(kept)
         if continuing:

@@ -6,11 +6,14 @@ values only (str, int, float, bool, None, lists, dicts and tensors)::
     {"format": "torch_w2v.Word2Vec", "version": 2,
      "settings": {gensim keyword -> value},          # vector_size, alpha, window, ... (JSON-able)
      "state":    {corpus_count, corpus_total_words, effective_min_count, train_count, ...},
-     "vocab":    {"keys": [str, ...], "count": int64 (V,), "sample_int": int64 (V,)},
+     "vocab":    {"keys": [str, ...], "count": int64 (V,), "sample_int": int64 (V,)},  # or int, bytes... keys
      "weights":  {"vectors": float32 (V, D), "syn1neg": float32 (V, D) | absent,
                   "syn1": float32 (V, D) | absent, "vectors_lockf": float32 (L,)},
+     "extras":   {attribute: [kind, value]} | absent,  # a subclass's own attributes: plain values, arrays
      "checksums": {"algorithm": "sha256", "arrays": {"weights/vectors": hex, ...}, "metadata": hex}}
 
+Keys are stored as plain values (:func:`plain_keys`): ``numpy.str_`` and other str subclasses as ``str``,
+numpy integers as ``int``; a key of a type no plain value can hold is refused when saving, naming it.
 It is read with ``torch.load(weights_only=True)``, which refuses any pickled object other than those
 plain types, so a planted pickle cannot execute. ``checksums`` holds a SHA-256 of every stored array
 (its dtype, shape and bytes) and one of everything else (settings, state, vocabulary, as canonical JSON);
@@ -43,6 +46,7 @@ import numpy as np
 import torch
 
 from .config import FIELDS
+from .vocab import PLAIN_KEYS, is_plain_key, plain_key
 
 logger = logging.getLogger("torch_w2v")
 
@@ -359,6 +363,20 @@ class NotAModelFile(ValueError, AttributeError):
     """
 
 
+def plain_keys(keys, where: str) -> list:
+    """``keys`` (a vocabulary's) as the plain values a model file stores (:func:`torch_w2v.vocab.plain_key`:
+    ``numpy.str_`` as str, numpy integers as int, ...); ``TypeError`` naming the first key of another type."""
+    plain = [w if type(w) is str else plain_key(w) for w in keys]
+    for word in plain:
+        if type(word) is not str and not is_plain_key(word):
+            raise TypeError(
+                f"{where} holds the key {word!r} of type {type(word).__name__}, which a torch_w2v model file "
+                f"cannot store: it holds plain values only (keys of type str, int, float, bool, bytes or tuples "
+                f"of them), so that loading it cannot run code. Map the tokens to strings (e.g. str(token)) "
+                f"before build_vocab(), or save the vectors alone with model.wv.save_word2vec_format().")
+    return plain
+
+
 def model_payload(model) -> dict:
     """The FORMAT dict of a torch_w2v ``Word2Vec``: settings, state, vocabulary and weights."""
     wv = model.wv
@@ -373,8 +391,10 @@ def model_payload(model) -> dict:
     state["_drawn_seed"] = getattr(model, "_drawn_seed", None)  # the seed drawn for seed=None
     state["epoch_losses"] = [float(x) for x in model.epoch_losses]
     state["lifecycle_events"] = [{k: str(v) for k, v in e.items()} for e in model.lifecycle_events]
-    raw_vocab = dict(model.raw_vocab) if model.raw_vocab else {}
-    vocab = {"keys": list(wv.index_to_key), "raw_vocab": raw_vocab}
+    keys = plain_keys(wv.index_to_key, "model.wv.index_to_key")
+    raw_vocab = model.raw_vocab or {}
+    raw_vocab = dict(zip(plain_keys(raw_vocab, "model.raw_vocab"), raw_vocab.values()))
+    vocab = {"keys": keys, "raw_vocab": raw_vocab}
     for name in ("count", "sample_int"):
         if name in wv.expandos:
             vocab[name] = torch.from_numpy(np.asarray(wv.expandos[name], dtype=np.int64).copy())
@@ -384,8 +404,85 @@ def model_payload(model) -> dict:
         value = getattr(model, name, None)
         if value is not None:
             weights[name] = torch.from_numpy(np.array(value, dtype=np.float32))
-    return {"format": FORMAT, "version": VERSION, "settings": settings, "state": state,
-            "vocab": vocab, "weights": weights}
+    payload = {"format": FORMAT, "version": VERSION, "settings": settings, "state": state,
+               "vocab": vocab, "weights": weights}
+    extras = _extras(model)
+    if extras:
+        payload["extras"] = extras
+    return payload
+
+
+_BASE_ATTRIBUTES = []  # the attribute names torch_w2v's Word2Vec sets itself (filled at first use)
+_WARNED = set()  # (class, attributes) already named as not saved
+
+
+def _plain_value(value):
+    """``value`` as plain values (numpy scalars as Python's, a namedtuple as a tuple), or ``TypeError``."""
+    if isinstance(value, dict):
+        return {_plain_value(k): _plain_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_plain_value(v) for v in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    plain = plain_key(value)
+    if type(plain) not in PLAIN_KEYS:
+        raise TypeError(type(value).__name__)
+    return plain
+
+
+def _extras(model) -> dict:
+    """The attributes a subclass (or a user) added to a ``Word2Vec``, as ``{name: [kind, value]}`` (kind
+    ``"value"``: plain values; ``"ndarray"``/``"tensor"``: a numeric array); others are left out, with a
+    warning naming them, since a file of plain values cannot hold them."""
+    if not _BASE_ATTRIBUTES:
+        from .word2vec import Word2Vec
+        _BASE_ATTRIBUTES.extend(vars(Word2Vec()))
+    extras, left_out = {}, []
+    for name, value in vars(model).items():
+        if name in _BASE_ATTRIBUTES or name.startswith("__"):  # "__numpys"...: gensim's save() bookkeeping
+            continue
+        if isinstance(value, np.ndarray) and value.dtype.kind in "biufc":
+            extras[name] = ["ndarray", torch.from_numpy(np.array(value))]
+        elif isinstance(value, torch.Tensor):
+            extras[name] = ["tensor", value.detach().cpu().clone()]
+        else:
+            try:
+                extras[name] = ["value", _plain_value(value)]
+            except TypeError:
+                left_out.append(f"{name} ({type(value).__name__})")
+    if left_out and (type(model), tuple(left_out)) not in _WARNED:  # once, not at every checkpoint
+        _WARNED.add((type(model), tuple(left_out)))
+        logger.warning("%s's attributes %s are not saved: a torch_w2v model file holds plain values and numeric "
+                       "arrays only, so that loading it cannot run code. Set them again after load().",
+                       type(model).__name__, ", ".join(left_out))
+    return extras
+
+
+def leave_gensim_marks(model, separately=None, sep_limit=10 * 1024**2, ignore=frozenset()) -> None:
+    """Leave on ``model`` and (recursively) ``model.wv`` the bookkeeping gensim's ``save()`` leaves on them
+    (``SaveLoad._save_specials``): ``__numpys`` (the arrays it would store in ``.npy`` files beside the
+    pickle: those of ``separately``, else every array of at least ``sep_limit`` elements), ``__scipys``,
+    ``__ignoreds`` (``ignore``, and ``cum_table`` on the model) and ``__recursive_saveloads`` (``["wv"]``),
+    with the values gensim's would have for the same options; code that reads them after ``save()`` (a
+    round trip of ``wv.__dict__``) then finds what it expects. Nothing is written."""
+    _marks(model, separately, sep_limit, set(ignore) | {"cum_table"})  # gensim's Word2Vec never stores cum_table
+
+
+def _marks(obj, separately, sep_limit, ignore) -> None:
+    """gensim's ``SaveLoad._save_specials``'s choice of attributes, for ``obj`` and what it holds."""
+    attributes = vars(obj)
+    if separately is None:
+        separately = [name for name, value in attributes.items()
+                      if isinstance(value, np.ndarray) and value.size >= sep_limit]
+    asides = {name: attributes[name] for name in [*separately, *ignore] if name in attributes}
+    recursive = [name for name, value in attributes.items()
+                 if name not in asides and hasattr(value, "_save_specials")]  # gensim's SaveLoad objects: wv
+    for name in recursive:
+        _marks(attributes[name], None, sep_limit, ignore)
+    numpys = [name for name, value in asides.items() if isinstance(value, np.ndarray) and name not in ignore]
+    attributes["__numpys"] = numpys
+    attributes["__scipys"] = []  # no attribute of a Word2Vec or KeyedVectors is a scipy sparse matrix
+    attributes["__ignoreds"] = [name for name in asides if name not in numpys]
+    attributes["__recursive_saveloads"] = recursive
 
 
 def new_model(cls, settings: dict):
@@ -421,6 +518,10 @@ def model_from_payload(cls, payload, fname):
                 setattr(model, name, value)
         model.lifecycle_events = list(state.get("lifecycle_events", [])) + model.lifecycle_events
         model.raw_vocab = defaultdict(int, vocab.get("raw_vocab", {}))
+        for name, (kind, value) in payload.get("extras", {}).items():
+            if name in vars(model) or hasattr(type(model), name):
+                continue  # an extra never replaces torch_w2v's attributes or the class's methods
+            setattr(model, name, value.numpy() if kind == "ndarray" else value)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"{fname} is a torch_w2v file but its content is inconsistent ({exc!r}); it may be "
                          f"corrupted. Restore it from a backup or train again.") from None

@@ -12,6 +12,7 @@ import array
 import heapq
 import itertools
 import logging
+import operator
 import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from gensim import utils as gensim_utils
 
-from .corpus import RecordBlocks, RecordedCorpus, is_partial
+from .corpus import RecordBlocks, RecordedCorpus, is_partial, tokens_of
 from .sources import open_input
 
 SENTENCE_END = "</s>"  # word2vec.c's end-of-sentence token: the first line of its vocabulary files
@@ -83,6 +84,8 @@ def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000, rec
         if progress_per and sentence_no % progress_per == 0:
             logger.info("PROGRESS: at sentence #%i, processed %i words, keeping %i word types",
                         sentence_no, total_words, len(vocab) if index is None else len(index))
+        if not isinstance(sentence, (list, tuple, str)):  # a str is counted by characters, as gensim does
+            sentence = tokens_of(sentence, sentence_no)
         try:
             if index is not None:
                 n = len(ids)
@@ -133,6 +136,41 @@ def _counted(index: defaultdict, blocks: list) -> dict:
     for word, count in zip(list(index), counts.tolist()):
         index[word] = count
     return index
+
+
+PLAIN_KEYS = (str, int, float, bool, bytes, complex, type(None))  # what a model file stores (see persist.py)
+
+
+def plain_key(word):
+    """``word`` as the plain type a model file stores: a subclass of str (``numpy.str_``) as ``str``, a numpy or
+    other integer as ``int``, numpy floats and bools as ``float``/``bool``, bytes subclasses as ``bytes``,
+    tuples element by element. The plain key equals and hashes as ``word`` does, so lookups with the original
+    tokens still find it. Any other key is returned as it is (a file cannot store it: see
+    :func:`torch_w2v.persist.model_payload`)."""
+    kind = type(word)
+    if kind in PLAIN_KEYS:
+        return word
+    if isinstance(word, str):
+        return str.__str__(word)  # an exact str, whatever the subclass's __str__ says
+    if isinstance(word, (bool, np.bool_)):
+        return bool(word)
+    if isinstance(word, (int, np.integer)):
+        return operator.index(word)
+    if isinstance(word, (float, np.floating)):
+        return float(word)
+    if isinstance(word, (bytes, np.bytes_)):
+        return bytes(word)
+    if isinstance(word, (complex, np.complexfloating)):
+        return complex(word)
+    if isinstance(word, tuple):
+        return tuple(plain_key(w) for w in word)
+    return word
+
+
+def is_plain_key(word) -> bool:
+    """Whether ``word`` is of a type a model file stores exactly (:data:`PLAIN_KEYS`, or a tuple of them)."""
+    kind = type(word)
+    return kind in PLAIN_KEYS or (kind is tuple and all(is_plain_key(w) for w in word))
 
 
 def effective_min_count(raw_vocab: dict, min_count: int, max_final_vocab: int | None) -> int:
@@ -258,8 +296,9 @@ def prepare(wv, raw_vocab: dict, *, min_count: int, sample: float, max_final_voc
             # fresh copies of the kept words: the scan's strings of every distinct word then die together and
             # Python can return their memory (kept and dropped words share its pages otherwise: ~13 MB
             # resident through training on the 5M-word benchmark corpus)
+            # other keys become plain str/int/... (plain_key), which a model file can store
             wv.index_to_key = [w.encode("utf-8", "surrogatepass").decode("utf-8", "surrogatepass")
-                               if type(w) is str else w for w in keys]
+                               if type(w) is str else plain_key(w) for w in keys]
             wv.key_to_index = {w: i for i, w in enumerate(wv.index_to_key)}
             if keys:  # gensim creates the vecattrs with the first word's: an empty vocabulary has none
                 wv.allocate_vecattrs(attrs=["count"], types=[int])
@@ -274,7 +313,7 @@ def prepare(wv, raw_vocab: dict, *, min_count: int, sample: float, max_final_voc
                 report.drop_unique += 1
         retain_words = new_words + pre_exist
         if not dry_run:
-            for word in new_words:
+            for word in map(plain_key, new_words):
                 wv.key_to_index[word] = len(wv.index_to_key)
                 wv.index_to_key.append(word)
             wv.allocate_vecattrs(attrs=["count"], types=[int])

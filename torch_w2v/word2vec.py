@@ -21,7 +21,7 @@ from gensim.utils import call_on_class_only
 from . import checkpoint as checkpoint_mod
 from . import config as config_mod
 from . import corpus as corpus_mod
-from . import distributed, file_scan, gensim_files, persist, scoring
+from . import distributed, file_scan, gensim_files, hooks, persist, scoring
 from . import vocab as vocab_mod
 from .config import DEFAULTS as D
 from .config import TrainConfig
@@ -146,7 +146,7 @@ class Word2Vec:
         self.load = call_on_class_only  # gensim: load() is a classmethod; calling it on an instance fails
 
         if sentences is not None or corpus_file is not None:
-            corpus_mod.check(sentences, corpus_file, passes=epochs + 1)
+            self._check_corpus_sanity(sentences, corpus_file, passes=epochs + 1)
             self.build_vocab(sentences, corpus_file, trim_rule=trim_rule)
             self.train(sentences, corpus_file, total_examples=self.corpus_count,
                        total_words=self.corpus_total_words, epochs=self.epochs, start_alpha=self.alpha,
@@ -199,8 +199,11 @@ class Word2Vec:
         """Scan the corpus and build the vocabulary and initial weights, exactly as gensim does.
 
         ``update=True`` adds the corpus's new words to an existing vocabulary, keeping trained rows.
+        A sentence is any iterable of tokens (a list, a tuple, a document object, a numpy array), not a string.
+        Keys are held as plain values: ``numpy.str_`` and other subclasses of str as ``str``, numpy integers as
+        ``int`` (they equal and hash alike, so the original tokens still index ``wv``), as a model file needs.
         """
-        corpus_mod.check(corpus_iterable, corpus_file, passes=1)
+        self._check_corpus_sanity(corpus_iterable, corpus_file, passes=1)
         if distributed.rank() == 0:  # with torch.distributed, rank 0 builds and broadcasts (see distributed.py)
             total_words, corpus_count = self.scan_vocab(corpus_iterable, corpus_file, progress_per=progress_per,
                                                         trim_rule=trim_rule)
@@ -238,19 +241,31 @@ class Word2Vec:
     def scan_vocab(self, corpus_iterable=None, corpus_file=None, progress_per=10000, workers=None,
                    trim_rule=None):
         logger.info("collecting all words and their counts")
-        # a local corpus_file is kept as raw ids, so that train() on the same file need not read it again
-        identity = corpus_mod.file_identity(corpus_file) if not distributed.is_active() else None
-        record = self.spill_words if identity is not None else 0
-        result = None
-        if corpus_file is not None and not self.max_vocab_size:  # pruning as it counts is the Python scan's
-            result = file_scan.scan_file(corpus_file, progress_per, record)  # None: no library, not UTF-8
-        if result is None:
-            result = vocab_mod.scan(corpus_mod.sentences_of(corpus_iterable, corpus_file), self.max_vocab_size,
-                                    trim_rule, progress_per, record)
-        self.raw_vocab = result.raw_vocab
-        self._recorded = (identity, result.recorded) if result.recorded is not None else None
+        if corpus_file is None:  # through gensim's hook, which a subclass may override
+            self._recorded = None
+            total_words, corpus_count = self._scan_vocab(corpus_iterable, progress_per, trim_rule)
+        else:
+            # a local corpus_file is kept as raw ids, so that train() on the same file need not read it again
+            identity = corpus_mod.file_identity(corpus_file) if not distributed.is_active() else None
+            record = self.spill_words if identity is not None else 0
+            result = None
+            if not self.max_vocab_size:  # pruning as it counts is the Python scan's
+                result = file_scan.scan_file(corpus_file, progress_per, record)  # None: no library, not UTF-8
+            if result is None:
+                result = vocab_mod.scan(corpus_mod.sentences_of(None, corpus_file), self.max_vocab_size,
+                                        trim_rule, progress_per, record)
+            self.raw_vocab = result.raw_vocab
+            self._recorded = (identity, result.recorded) if result.recorded is not None else None
+            total_words, corpus_count = result.total_words, result.corpus_count
         logger.info("collected %i word types from a corpus of %i raw words and %i sentences",
-                    len(self.raw_vocab), result.total_words, result.corpus_count)
+                    len(self.raw_vocab), total_words, corpus_count)
+        return total_words, corpus_count
+
+    def _scan_vocab(self, sentences, progress_per, trim_rule):
+        """Count the words of an iterable corpus into ``raw_vocab``; returns ``(total_words, corpus_count)``
+        (gensim's hook: a subclass's override is called)."""
+        result = vocab_mod.scan(sentences, self.max_vocab_size, trim_rule, progress_per)
+        self.raw_vocab = result.raw_vocab
         return result.total_words, result.corpus_count
 
     def build_vocab_from_freq(self, word_freq, keep_raw_vocab=False, corpus_count=None, trim_rule=None,
@@ -396,7 +411,8 @@ class Word2Vec:
         self.min_alpha = end_alpha or self.min_alpha
         self.epochs = epochs
         self._check_training_sanity(epochs=epochs, total_examples=total_examples, total_words=total_words)
-        corpus_mod.check(corpus_iterable, corpus_file, passes=epochs)
+        self._check_corpus_sanity(corpus_iterable, corpus_file, passes=epochs)
+        hooks.check(type(self), corpus_file)
         if word_count:
             raise NotImplementedError(f"word_count={word_count!r} is not supported (gensim 4 ignores it too); "
                                       f"leave it at 0 and pass start_alpha/end_alpha to shape the schedule.")
@@ -418,17 +434,75 @@ class Word2Vec:
                           f"{self.layer1_size} features, using sg={self.sg} hs={self.hs} sample={self.sample} "
                           f"negative={self.negative} window={self.window} shrink_windows={self.shrink_windows}"))
         start = time.perf_counter()
-        trained, raw = trainer.run(self, request, resume)
+        report = {}
+        if request.corpus_iterable is not None and hooks.overrides(type(self), "_do_train_job"):
+            trained, raw = hooks.train_jobs(self, request, trainer.run, report)  # each job through the override
+        else:
+            trained, raw = trainer.run(self, request, resume, report)
         elapsed = time.perf_counter() - start
         self.total_train_time += elapsed
         self.add_lifecycle_event("train", msg=(
             f"training on {raw} raw words ({trained} effective words) took {elapsed:.1f}s, "
             f"{trained / max(elapsed, 1e-9):.0f} effective words/s"))
         self.train_count += 1
-        self.wv.norms = None
+        self._clear_post_train()
+        if not trained:
+            self._warn_nothing_trained(raw, report.get("in_vocabulary", 0), request)
         for callback in request.callbacks:
             callback.on_train_end(self)
         return trained, raw
+
+    def _warn_nothing_trained(self, raw, in_vocabulary, request):
+        """Log why a ``train()`` call trained no word (gensim is silent; nobody means it)."""
+        if not raw:
+            logger.warning(
+                "train() trained no word: the corpus yielded no tokens (0 raw words over %i epochs). A one-shot "
+                "iterator (a generator, iter(...), map(...), an open file) already used up, e.g. by build_vocab(), "
+                "yields nothing; pass a list, or a class whose __iter__ reads the data anew, e.g. "
+                "torch_w2v.LineSentence(path).", request.epochs)
+        elif not in_vocabulary:
+            logger.warning(
+                "train() trained no word: none of the %i raw words (over %i epochs) is in the vocabulary of %i "
+                "words (e.g. %s), so every token was dropped. Train on the corpus the vocabulary was built from, "
+                "grow the vocabulary with build_vocab(corpus, update=True), or check that the tokens have the "
+                "vocabulary's type and spelling.", raw, request.epochs, len(self.wv), self.wv.index_to_key[:3])
+        else:
+            logger.warning(
+                "train() trained no word: downsampling (sample=%g) dropped all %i in-vocabulary tokens of the %i "
+                "raw words (over %i epochs), as it does on a corpus this small, whose every word counts as "
+                "frequent. Pass sample=0 to train on a small corpus.", self.sample, in_vocabulary, raw,
+                request.epochs)
+
+    # ------------------------------------------------------------------------ gensim's overridable hooks
+    # What train() and build_vocab() call through self, so that a subclass's override takes effect; see
+    # torch_w2v.hooks and docs/engine.md ("Subclasses of Word2Vec") for the others.
+    def _check_corpus_sanity(self, corpus_iterable=None, corpus_file=None, passes=1):
+        """Raise ``TypeError`` for a corpus that cannot be trained on (gensim's hook; see :func:`corpus.check`)."""
+        corpus_mod.check(corpus_iterable, corpus_file, passes=passes)
+
+    def _clear_post_train(self):
+        """Clear what training made stale: the cached vector norms (gensim's hook)."""
+        self.wv.norms = None
+
+    def _do_train_job(self, sentences, alpha, inits):
+        """gensim's per-job hook, called by ``train()`` only for a subclass that overrides it: the sentences the
+        override passes here are what that epoch trains (see :mod:`torch_w2v.hooks`). Returns gensim's
+        ``(effective_words, raw_words)`` of the job."""
+        collector = getattr(self, "_job_collector", None)
+        if collector is None:
+            raise RuntimeError(
+                "Word2Vec._do_train_job trains nothing by itself in torch_w2v: train() calls it, on every job of "
+                "an iterable corpus, when a subclass overrides it, and then trains what it is given. Call "
+                "train(sentences, total_examples=..., epochs=...) instead.")
+        return collector.take(sentences)
+
+    def _get_thread_working_mem(self):
+        """gensim's per-thread scratch ``(work, neu1)``, handed to an overridden ``_do_train_job`` as ``inits``."""
+        return hooks.working_memory(self.layer1_size)
+
+    def _raw_word_count(self, job):
+        """Raw words of a job of sentences (gensim's hook; cuts the jobs an overridden _do_train_job gets)."""
+        return sum(len(sentence) for sentence in job)
 
     @classmethod
     def resume(cls, checkpoint, corpus_iterable=None, corpus_file=None, callbacks=(), checkpoint_every=600.0):
@@ -442,7 +516,8 @@ class Word2Vec:
         model = persist.model_from_payload(cls, payload, checkpoint)
         args = dict(state.train_args)
         model.alpha, model.min_alpha, model.epochs = args["start_alpha"], args["end_alpha"], args["epochs"]
-        corpus_mod.check(corpus_iterable, corpus_file, passes=model.epochs)
+        model._check_corpus_sanity(corpus_iterable, corpus_file, passes=model.epochs)
+        hooks.check(cls, corpus_file)
         model.compute_loss = bool(args["compute_loss"])
         model._train(TrainRequest(corpus_iterable, corpus_file, callbacks=tuple(callbacks), checkpoint=checkpoint,
                                   checkpoint_every=checkpoint_every, **args), resume=state)
@@ -624,12 +699,21 @@ class Word2Vec:
         An ``OSError`` (disk full, permission denied) names ``fname``.
 
         gensim's storage options (``separately``, ``sep_limit``, ``ignore``, ``pickle_protocol``) concern its
-        pickle layout and have no meaning for this format; they are accepted and have no effect.
+        pickle layout and do not change this format; as gensim's ``save()``, this one leaves the bookkeeping
+        of that layout (``__numpys``, ``__scipys``, ``__ignoreds``, ``__recursive_saveloads``) on the model
+        and ``model.wv``, with the values gensim's would have (see :func:`torch_w2v.persist.leave_gensim_marks`).
+
+        Vocabulary keys are stored as plain values: ``numpy.str_`` and other subclasses of str as ``str``,
+        numpy integers as ``int`` (the vocabulary holds them so from ``build_vocab()`` on); a key no plain value
+        can hold (an arbitrary object) raises ``TypeError`` naming it. Attributes a subclass adds are saved
+        when they are plain values or numeric arrays; others are named in a warning.
         """
         unknown = set(gensim_options) - {"separately", "sep_limit", "ignore", "pickle_protocol"}
         if unknown:
             raise TypeError(f"save() got unexpected keyword argument(s) {sorted(unknown)}.")
         persist.save_payload(persist.model_payload(self), fname)
+        persist.leave_gensim_marks(self, gensim_options.get("separately"),
+                                   gensim_options.get("sep_limit", 10 * 1024**2), gensim_options.get("ignore", ()))
 
     @classmethod
     def load(cls, fname, mmap=None, **kwargs):

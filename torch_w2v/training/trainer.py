@@ -24,7 +24,7 @@ from ..memory import release_freed_memory
 from ..progress import Progress
 from . import pipelines, steps
 from .engine import Engine, EpochStats, Schedule, resolve_device, torch_threads
-from .seeds import run_seed
+from .seeds import mix_seed, run_seed
 from .weights import ModelWeights
 
 logger = logging.getLogger("torch_w2v")
@@ -50,6 +50,7 @@ class TrainRequest:
     callbacks: tuple = ()
     checkpoint: object = None            # path of the checkpoint file, or None
     checkpoint_every: float | None = 600.0
+    subpass: int = 0                     # > 0: one epoch of a call run epoch by epoch (hooks.py): its own draws
 
     def train_args(self) -> dict:
         """The part a checkpoint stores to resume this call."""
@@ -58,8 +59,12 @@ class TrainRequest:
                     report_delay=self.report_delay, compute_loss=self.compute_loss)
 
 
-def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None = None) -> tuple[int, int]:
-    """Train ``model``'s weights in place; returns ``(effective_words, raw_words)`` summed over epochs."""
+def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None = None,
+        report: dict | None = None) -> tuple[int, int]:
+    """Train ``model``'s weights in place; returns ``(effective_words, raw_words)`` summed over epochs.
+
+    ``report``, if given, gains ``in_vocabulary``: the in-vocabulary tokens of the corpus times the epochs
+    (before downsampling), added to what it holds (to tell why a call trained nothing)."""
     cfg = dataclasses.replace(model._config(), compute_loss=bool(request.compute_loss))
     parallel = distributed.is_active()
     if resume is not None:   # under torch.distributed: this rank's position and share
@@ -72,6 +77,8 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
     if encoded is None:
         encoded = corpus_mod.encode(source, model.wv.key_to_index, spill_words=cfg.spill_words, **hint)
     release_freed_memory()  # the encoder's token lists
+    if report is not None:
+        report["in_vocabulary"] = report.get("in_vocabulary", 0) + len(encoded.ids) * request.epochs
     corpus_mod.check_not_exhausted(encoded, request.total_examples or request.total_words, parallel)
     if resume is not None:
         resume.check_corpus(encoded, request.checkpoint)
@@ -96,6 +103,8 @@ def run(model, request: TrainRequest, resume: checkpoint_mod.ResumeState | None 
         # `with`: the step's threads (the fused step's pool) stop when training ends, however it ends
         with step_class(run_cfg, weights, tables, device, threads) as step:
             seed = run_seed(model._seed_value(), model.train_count, distributed.rank())
+            if request.subpass:
+                seed = mix_seed(seed, request.subpass)
             averager = (distributed.ModelAverager([weights.syn0, weights.syn1neg, weights.syn1],
                                                   max(1, round(encoded.total_raw_words / cfg.sync_words)))
                         if parallel else None)
