@@ -228,6 +228,12 @@ def load_specials(obj, fname, mmap, compress, root):
             state[attrib] = None
 
 
+def _with_arrays(obj, fname, mmap):
+    """``obj``, read from ``fname``, with its arrays stored beside the file (``.npz`` for a compressed file)."""
+    name = os.fspath(fname)
+    load_specials(obj, fname, mmap, name.endswith((".gz", ".bz2")), name)
+
+
 def load(fname, mmap=None) -> dict:
     """The training state of the gensim Word2Vec saved at ``fname`` (see :func:`upgrade`)."""
     model = read_pickle(fname)
@@ -237,8 +243,7 @@ def load(fname, mmap=None) -> dict:
         raise NotAModelFile(f"{fname} holds a gensim {kind}, not a Word2Vec model; read its word vectors with "
                             f"torch_w2v.evaluate.load_vectors (or torch-w2v eval/similar), or save the "
                             f"Word2Vec model itself.")
-    name = os.fspath(fname)
-    load_specials(model, fname, mmap, name.endswith((".gz", ".bz2")), name)
+    _with_arrays(model, fname, mmap)
     return upgrade(vars(model), fname)
 
 
@@ -355,8 +360,7 @@ def load_vectors(fname, mmap=None):
     kind = obj.gensim_class if isinstance(obj, Stored) else type(obj).__name__
     if kind != "gensim.models.word2vec.Word2Vec" and kind not in KEYED_VECTORS:
         raise ValueError(f"{fname} holds a gensim {kind}, which has no word vectors torch_w2v can read")
-    name = os.fspath(fname)
-    load_specials(obj, fname, mmap, name.endswith((".gz", ".bz2")), name)
+    _with_arrays(obj, fname, mmap)
     attrs = vars(obj)
     words = upgrade_vectors(_attrs(attrs["wv"]) if "wv" in attrs else attrs, fname)
     kv = KeyedVectors(words["vectors"].shape[1], count=0, dtype=np.float32)

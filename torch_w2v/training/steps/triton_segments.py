@@ -23,7 +23,7 @@ Within a program a centre sees every update of the centres before it (as gensim'
 step do); programs race on shared rows (Hogwild; the atomics are relaxed: no ordering is needed, and a
 relaxed atomic whose result is unused is a fire-and-forget reduction on the GPU). So a step equals the
 sequential reference when its programs run one after another, as under Triton's interpreter
-(``tests/test_triton_segments.py``, held and streamed). No update cap: a program applies one centre's
+(``tests/test_triton_segments.py``: held, streamed, ring). No update cap: a program applies one centre's
 updates at a time, like the fused step.
 
 Registers (``benchmarks/kernel_report.py``, sm_90, 8 warps from D=33 on): the held rows cost
@@ -143,11 +143,15 @@ if triton is not None:
         return R, R0, rid, rsent, rok, rtouch
 
     @triton.jit
+    def _offset(o, w_c):
+        """The offset of context slot ``o`` (0..2w_c-1) from its centre: -w_c..-1, then 1..w_c."""
+        return tl.where(o < w_c, o - w_c, o - w_c + 1)
+
+    @triton.jit
     def _context(o, p, n, real, w_c, s_c, ids, sent):
         """Context slot ``o`` (0..2w_c-1: offsets -w_c..-1, 1..w_c) of the centre at plan position ``p`` with
         the reduced window ``w_c``: whether it is a context (inside the chunk and sentence ``s_c``), its word."""
-        off = tl.where(o < w_c, o - w_c, o - w_c + 1)
-        cp = p + off
+        cp = p + _offset(o, w_c)
         ok = real & (cp >= 0) & (cp < n)
         cpc = tl.where(ok, cp, 0)
         ok = ok & (tl.load(sent + cpc, mask=ok, other=-2) == s_c)
@@ -216,7 +220,7 @@ if triton is not None:
             if SG:  # 3. each context's input row against the heads, updated right after it
                 for o in range(2 * w_c):
                     if RING:
-                        q = p + tl.where(o < w_c, o - w_c, o - w_c + 1)
+                        q = p + _offset(o, w_c)
                         here = slots == (q - base) % WP
                         ok = real & (tl.sum(tl.where(here, tl.where(rok, rsent, -2), 0), axis=0) == s_c)
                         cid = tl.sum(tl.where(here, rid, 0), axis=0)
@@ -293,7 +297,7 @@ HOLD_ELEMENTS = 2048   # a centre's K + 1 output rows are held (read and written
 #                        ((K + 1 -> KP) x BLOCK_D: K=5 up to D=256); beyond, they are streamed per context
 NOISE_TILE = 8         # negative-sampling rows a streamed pass holds at once
 # Skip-gram's window of input rows on chip (RING): each row read and written once per window pass instead of
-# once per centre that uses it (input-row traffic ~1,050 instead of ~7,000 bytes a word at D=100), for 112
+# once per centre that uses it (input-row traffic 1,508 instead of 6,985 bytes a word at D=100), for 112
 # registers instead of 61 (25% occupancy instead of 50%) at D=100 on sm_90. Which is faster is for a GPU to
 # say: off unless TORCH_W2V_SEGMENT_RING=1 (scripts/gpu_check.sh times both), and up to RING_ELEMENTS floats
 # ((2 * window + 1 -> WP) x BLOCK_D: window <= 7 up to D=128).
