@@ -1,8 +1,15 @@
 """The benchmark corpora, built from Debian packages into LineSentence files.
 
-Two corpora of different shapes:
+Three corpora of different shapes:
 
 - ``gcide``: dictionary entries, one short paragraph per line (below);
+- ``dictd``: long lines and a large vocabulary (60k words at min_count=5): the other English dictionaries
+  Debian ships for dictd (``apt-get install dict-wn dict-foldoc dict-jargon dict-devil``: WordNet 3.0, the
+  Free On-line Dictionary of Computing, the Jargon File, The Devil's Dictionary), ~5M words. An entry is
+  its headword line and the indented lines under it; consecutive whole entries are joined into lines of
+  up to ``DICTD_LINE_WORDS`` (1,000) words (an entry longer than that is cut), so the lines are as long
+  as the docs corpus's and the vocabulary (names, species, terms) larger than GCIDE's. Tokens as for GCIDE;
+  the dictionaries' ``00-database-*`` header entries are dropped;
 - ``docs``: running technical prose in long lines, one document per line: the reStructuredText sources of
   the Linux kernel's and Python's documentation (``apt-get install linux-doc-6.1 python3.11-doc``, or any
   version: every ``/usr/share/doc/linux-doc-*`` and ``python3*`` Sphinx ``_sources`` tree found), ~4M words.
@@ -43,6 +50,9 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "bench_data"
 INSTALL_HINT = "sudo apt-get install dict-gcide   # Debian/Ubuntu: installs /usr/share/dictd/gcide.dict.dz"
 DOCS_GLOBS = ("linux-doc-*/html/_sources", "python3*/html/_sources")
 DOCS_HINT = "sudo apt-get install linux-doc-6.1 python3.11-doc   # or the versions of your release"
+DICTD = tuple(Path(f"/usr/share/dictd/{name}.dict.dz") for name in ("wn", "foldoc", "jargon", "devil"))
+DICTD_HINT = "sudo apt-get install dict-wn dict-foldoc dict-jargon dict-devil"
+DICTD_LINE_WORDS = 1000  # longest dictd line, as DOCS_LINE_WORDS
 FORMAT = 2  # bump when the cleaning rules change, so stale caches are rebuilt (2: docs lines of <= 1,000 words)
 DOCS_LINE_WORDS = 1000  # longest docs line: see the module docstring
 
@@ -166,6 +176,65 @@ def build_docs(doc_root: Path = Path("/usr/share/doc"), data_dir: Path = DATA_DI
     return info
 
 
+def dictd_entries(lines):
+    """Yield the token list of each entry of a dictd text ``lines`` (a headword line at column 0 and the
+    indented lines under it), ``00-database-*`` header entries dropped."""
+    tokens: list[str] = []
+    header = False
+    for line in lines:
+        if line[:1] not in (" ", "\t", "\n", ""):
+            if tokens and not header:
+                yield tokens
+            tokens, header = [], line.startswith("00-database") or line.startswith("00database")
+        tokens.extend(_TOKEN.findall(line.lower()))
+    if tokens and not header:
+        yield tokens
+
+
+def joined(entries, limit: int):
+    """Lines of whole consecutive ``entries`` (token lists) of up to ``limit`` tokens; a longer entry is cut."""
+    line: list[str] = []
+    for tokens in entries:
+        if line and len(line) + len(tokens) > limit:
+            yield line
+            line = []
+        for i in range(0, len(tokens), limit):
+            piece = tokens[i:i + limit]
+            if len(piece) == limit:
+                if line:
+                    yield line
+                yield piece
+                line = []
+            else:
+                line = line + piece
+    if line:
+        yield line
+
+
+def build_dictd(sources=DICTD, data_dir: Path = DATA_DIR) -> CorpusInfo:
+    """The ``dictd`` LineSentence file under ``data_dir`` (see the module docstring), cached."""
+    missing = [str(p) for p in sources if not Path(p).exists()]
+    if missing:
+        raise FileNotFoundError(f"{', '.join(missing)} not found: the dictd corpus is built from them. Install "
+                                f"them with\n    {DICTD_HINT}")
+    out = data_dir / "dictd.txt"
+    meta = out.with_suffix(".json")
+    source = "; ".join(str(p) for p in sources)
+    info = _cached(out, meta, source)
+    if info is not None:
+        return info
+
+    def lines():
+        for path in sources:
+            with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fin:
+                yield from (" ".join(t) for t in joined(dictd_entries(fin), DICTD_LINE_WORDS) if len(t) >= 2)
+
+    _write_atomic(out, lines())
+    info = describe(out, source=source)
+    _record(info, meta)
+    return info
+
+
 def lee_corpus(data_dir: Path = DATA_DIR) -> CorpusInfo:
     """gensim's Lee corpus (``gensim/test/test_data/lee_background.cor``, 60k words), as gensim ships it."""
     import importlib.util
@@ -175,7 +244,7 @@ def lee_corpus(data_dir: Path = DATA_DIR) -> CorpusInfo:
     return describe(Path(spec.origin).parent / "test" / "test_data" / "lee_background.cor", source="gensim")
 
 
-BUILDERS = {"gcide": build_gcide, "docs": build_docs, "lee": lee_corpus}
+BUILDERS = {"gcide": build_gcide, "docs": build_docs, "dictd": build_dictd, "lee": lee_corpus}
 
 
 def prefix(info: CorpusInfo, words: int, data_dir: Path | None = None) -> CorpusInfo:
@@ -221,7 +290,7 @@ def load(path=None, data_dir: Path = DATA_DIR) -> CorpusInfo:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", help="'gcide' (default), 'docs' or a LineSentence file to describe")
+    parser.add_argument("--corpus", help="'gcide' (default), 'docs', 'dictd' or a LineSentence file to describe")
     parser.add_argument("--prefix", type=int, help="also cut a prefix of this many words")
     args = parser.parse_args(argv)
     try:

@@ -101,6 +101,55 @@ def test_a_long_document_continues_on_the_next_line(tmp_path, monkeypatch):
     assert (info.words, info.sentences) == (19, 4)
 
 
+DICTD_SAMPLE = """\
+00-database-info
+     This file was converted from the original database.
+00-database-url
+     http://example.org/
+abandon
+     v 1: forsake, leave behind; "We abandoned the old car"
+          [syn: {abandon}, {give up}]
+apple
+     n : fruit with red or yellow skin
+"""
+
+
+def _dictd_sources(root):
+    """Two dictd databases as Debian installs them (gzip'd dictd text), headers included."""
+    root.mkdir(parents=True)
+    first, second = root / "wn.dict.dz", root / "jargon.dict.dz"
+    with gzip.open(first, "wt", encoding="utf-8") as fout:
+        fout.write(DICTD_SAMPLE)
+    with gzip.open(second, "wt", encoding="utf-8") as fout:
+        fout.write("00-database-short\n     The Jargon File\nhacker\n   n. A person who enjoys code.\n")
+    return first, second
+
+
+def test_dictd_entries_are_headword_and_body_without_the_database_header():
+    out = list(corpus.dictd_entries(DICTD_SAMPLE.splitlines(keepends=True)))
+    assert out == ["abandon v forsake leave behind we abandoned the old car syn abandon give up".split(),
+                   "apple n fruit with red or yellow skin".split()]
+    # whole entries are joined up to the limit; a longer entry is cut into limit-sized pieces
+    assert list(corpus.joined([["a"] * 3, ["b"] * 2, ["c"] * 7], 5)) == [
+        ["a"] * 3 + ["b"] * 2, ["c"] * 5, ["c"] * 2]
+
+
+def test_build_dictd_writes_long_lines_and_caches_them(tmp_path, monkeypatch):
+    sources = _dictd_sources(tmp_path / "dictd")
+    info = corpus.build_dictd(sources, data_dir=tmp_path / "data")
+    lines = Path(info.path).read_text().splitlines()
+    assert lines == ["abandon v forsake leave behind we abandoned the old car syn abandon give up "
+                     "apple n fruit with red or yellow skin",
+                     "hacker n a person who enjoys code"]  # one line per source file at this size
+    assert (info.words, info.sentences) == (29, 2) and "jargon.dict.dz" in info.source
+    assert corpus.build_dictd(sources, data_dir=tmp_path / "data") == info  # from the cache
+    monkeypatch.setattr(corpus, "DICTD_LINE_WORDS", 8)
+    short = corpus.build_dictd(sources, data_dir=tmp_path / "short")
+    assert [len(line.split()) for line in Path(short.path).read_text().splitlines()] == [8, 6, 8, 7]
+    with pytest.raises(FileNotFoundError, match="apt-get install dict-wn dict-foldoc"):
+        corpus.build_dictd((tmp_path / "absent.dict.dz",), data_dir=tmp_path / "data")
+
+
 def test_the_lee_corpus_is_gensims_and_sizes_cut_prefixes(tmp_path, monkeypatch):
     lee = corpus.load("lee")
     assert lee.path.endswith("lee_background.cor") and lee.words == 59890
