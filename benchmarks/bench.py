@@ -491,6 +491,16 @@ def _secs(value: float) -> str:
     return f"{value:.1f}" if value >= 10 else f"{value:.3g}"
 
 
+def _corpus_label(r: dict) -> str:
+    """``dictd (5.02M)``; a repeated corpus ``dictd repeated (100M, 1 epoch)``; other epochs than the
+    default's are named."""
+    stem = Path(r["corpus"]).stem
+    name = stem.split("-")[0] + " repeated" if "-repeated" in stem else stem
+    runs = r.get("epochs", SETTINGS["epochs"])
+    epochs = "" if runs == SETTINGS["epochs"] else f", {runs} epoch{'s' * (runs > 1)}"
+    return f"{name} ({r['corpus_words'] / 1e6:.3g}M{epochs})"
+
+
 def markdown(rows: list[dict], bandwidth: float | None = None) -> str:
     """The results as a markdown table (plus one note line per gensim baseline, and the GPU traffic table);
     ``bandwidth``: the GPU's measured copy bandwidth in GB/s."""
@@ -500,7 +510,7 @@ def markdown(rows: list[dict], bandwidth: float | None = None) -> str:
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     notes = []
     for r in rows:
-        corpus = f"{Path(r['corpus']).stem} ({r['corpus_words'] / 1e6:.2g}M)"
+        corpus = _corpus_label(r)
         if r["impl"] == "gensim":
             impl, step = f"gensim {r['version']} (mean)", "—"
             deltas = ("", "", "")
@@ -655,11 +665,15 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description="torch_w2v vs gensim: speed, memory and quality in one run.")
     p.add_argument("--corpus", type=_csv(str), default=["gcide"],
                    help="corpora, comma-separated: 'gcide' (dictionary entries, 5.2M words), 'docs' (Linux and "
-                        "Python documentation, long lines of prose, 4.0M words), 'lee' (gensim's Lee corpus, "
+                        "Python documentation, long lines of prose, 4.0M words), 'dictd' (WordNet and other "
+                        "dictionaries, long lines, large vocabulary, 5.0M words), 'lee' (gensim's Lee corpus, "
                         "60k words) or LineSentence files; built under bench_data/ (default: gcide)")
     p.add_argument("--sizes", type=_csv(str), default=["full"],
-                   help="corpus sizes, comma-separated: word counts (a prefix of whole lines) or 'full' "
-                        "(default), e.g. 1000000,full for the size sweep")
+                   help="corpus sizes, comma-separated: word counts (a prefix of whole lines; past the corpus's "
+                        "size, the corpus repeated to it) or 'full' (default), e.g. 1000000,full,100000000 for "
+                        "the size sweep")
+    p.add_argument("--scale-epochs", type=int, default=1,
+                   help="epochs of a corpus repeated to a size (default 1): speed and memory at scale")
     p.add_argument("--seeds", type=int, default=1,
                    help="runs per configuration, with seeds 1..N (quality and speed are their means)")
     p.add_argument("--modes", type=_csv(str, {"sg", "cbow"}), default=["sg", "cbow"],
@@ -696,7 +710,7 @@ def parse_args(argv=None):
     for size in args.sizes:
         if size != "full" and not (size.isdigit() and int(size) > 0):
             p.error(f"--sizes takes word counts > 0 or 'full', got {size!r}")
-    for name in ("epochs", "vector_size", "workers", "gensim_every", "seeds"):
+    for name in ("epochs", "vector_size", "workers", "gensim_every", "seeds", "scale_epochs"):
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
@@ -704,16 +718,17 @@ def parse_args(argv=None):
 
 
 def _corpora(args) -> list:
-    """The :class:`~benchmarks.corpus.CorpusInfo` of every (corpus, size) asked for, in order; ``--quick``:
-    1M-word prefixes."""
+    """``(CorpusInfo, repeated)`` of every (corpus, size) asked for, in order: a prefix of whole lines, the
+    full corpus, or (``repeated``) the corpus repeated to a size it does not reach; ``--quick``: 1M-word
+    prefixes."""
     sizes = [str(QUICK_WORDS)] if args.quick else args.sizes
     out = []
     for name in args.corpus:
         info = corpus_mod.load(name)
         for size in sizes:
-            sized = info if size == "full" else corpus_mod.prefix(info, int(size))
-            if sized.path not in [o.path for o in out]:
-                out.append(sized)
+            sized = info if size == "full" else corpus_mod.repeated(info, int(size))
+            if sized.path not in [o.path for o, _ in out]:
+                out.append((sized, size != "full" and int(size) > info.words))
     return out
 
 
@@ -761,17 +776,20 @@ def main(argv=None) -> int:
     notes = []
     devices = _usable_devices(args.device, mach, notes)
     runs = []
-    for info in corpora:
-        planned, skipped = plan(info.path, args.modes, engines, devices, args.batch_sizes, epochs,
-                                args.vector_size, args.workers, args.gensim_every, mach["default_batch"].get,
-                                args.gensim_iterable, args.processes, args.pipelines, args.seeds)
+    for info, repeated in corpora:
+        # a repeated corpus: --scale-epochs passes, and no reference run of gensim's slow iterable path
+        planned, skipped = plan(info.path, args.modes, engines, devices, args.batch_sizes,
+                                args.scale_epochs if repeated else epochs, args.vector_size, args.workers,
+                                args.gensim_every, mach["default_batch"].get, args.gensim_iterable and not repeated,
+                                args.processes, args.pipelines, args.seeds)
         runs += planned
         notes += [n for n in skipped if n not in notes]
     if any(s.engine == "fused" for s in runs) and not mach["fused"]:
         notes.append("the fused C step is not built here (no C compiler at install?): the fused rows will fail.")
     print(machine_line(mach))
-    for info in corpora:
-        print(f"corpus: {info.path}: {info.words:,} words, {info.sentences:,} lines, sha256 {info.sha256[:16]}…")
+    for info, repeated in corpora:
+        print(f"corpus: {info.path}: {info.words:,} words, {info.sentences:,} lines, sha256 {info.sha256[:16]}…"
+              + (f" ({info.source}; {args.scale_epochs} epoch{'s' * (args.scale_epochs > 1)})" if repeated else ""))
     settings = dict(SETTINGS, epochs=epochs, vector_size=args.vector_size, workers=args.workers)
     print("settings: " + ", ".join(f"{k}={v}" for k, v in settings.items()) + "; corpus_file=; sg=1 or 0 (cbow)"
           + (f"; seeds 1..{args.seeds}" if args.seeds > 1 else ""))
@@ -781,7 +799,8 @@ def main(argv=None) -> int:
         print("nothing to compare: no torch_w2v run is left (see the notes above).")
         return 0
 
-    payload = dict(machine=mach, corpora=[dataclasses.asdict(i) for i in corpora], settings=settings, notes=notes,
+    payload = dict(machine=mach, corpora=[dict(dataclasses.asdict(i), repeated=r) for i, r in corpora],
+                   settings=settings, notes=notes,
                    runs=[])
     results = []
     for i, spec in enumerate(runs, 1):
@@ -801,7 +820,7 @@ def main(argv=None) -> int:
     rows = summarize(results)
     table = markdown(rows, mach.get("gpu_copy_gb_s"))
     elapsed = time.perf_counter() - t0
-    names = ", ".join(f"{Path(i.path).name} ({i.words:,} words)" for i in corpora)
+    names = ", ".join(f"{Path(i.path).name} ({i.words:,} words)" for i, _ in corpora)
     print(f"\n{machine_line(mach)}\ncorpora: {names}; {epochs} epochs; benchmark took {elapsed / 60:.1f} min\n")
     print(table)
     codes = {r["code"] for r in results if r.get("code")} | {mach["source"], _installed_fingerprint()}

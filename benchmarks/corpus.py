@@ -277,6 +277,38 @@ def prefix(info: CorpusInfo, words: int, data_dir: Path | None = None) -> Corpus
     return info
 
 
+def repeated(info: CorpusInfo, words: int, data_dir: Path | None = None) -> CorpusInfo:
+    """A file holding ``info.path`` repeated up to ``words`` tokens (whole copies, then whole lines of one
+    more), cached under ``data_dir``: a corpus of a size the text does not reach, for speed and memory at
+    scale. Its vocabulary is the text's (only counts grow), so quality at that size says little."""
+    if words <= info.words:
+        return prefix(info, words, data_dir)
+    data_dir = DATA_DIR if data_dir is None else data_dir
+    src = Path(info.path)
+    out = data_dir / f"{src.stem}-{info.sha256[:8]}-repeated{words}.txt"
+    meta = out.with_suffix(".json")
+    source = f"{info.path} (sha256 {info.sha256[:16]}) repeated to {words} words"
+    cached = _cached(out, meta, source)
+    if cached is not None:
+        return cached
+
+    def copies():
+        count = 0
+        while True:
+            with open(src, encoding="utf-8") as fin:
+                for line in fin:
+                    n = len(line.split())
+                    if count + n > words:
+                        return
+                    count += n
+                    yield line.rstrip("\n")
+
+    _write_atomic(out, copies())
+    info = describe(out, source=source)
+    _record(info, meta)
+    return info
+
+
 def load(path=None, data_dir: Path = DATA_DIR) -> CorpusInfo:
     """A benchmark corpus: ``path`` (a name of :data:`BUILDERS` or any LineSentence file), default GCIDE."""
     if path is None or str(path) in BUILDERS:

@@ -6,12 +6,15 @@ import gzip
 import http.server
 import lzma
 import socket
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from gensim.test.utils import datapath
 from hypothesis import strategies as st
 
 from torch_w2v import LineSentence, Word2Vec, sources
@@ -192,6 +195,78 @@ def test_the_scan_records_the_corpus_that_encode_would_make(tmp_path, monkeypatc
     for name in ("ids", "bounds", "raw_words"):
         np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
     assert recorded.recorded.keys == [] and recorded.recorded.blocks == []  # dropped once used
+
+
+@pytest.mark.parametrize("scanner", ["python", "c"])
+def test_a_record_past_its_memory_goes_to_a_file_and_encodes_the_same(tmp_path, monkeypatch, scanner):
+    """Past ``memory`` recorded ids the scan's blocks go to a temporary file, read back one at a time; the
+    encoded corpus past ``spill_words`` is mapped from a file: both give what encode() gives in memory."""
+    from torch_w2v import file_scan, vocab
+    monkeypatch.setattr(corpus_mod.LineSentence, "BLOCK", 64)
+    monkeypatch.setattr(vocab, "RECORD_BLOCK", 3)
+    path = _recorded_case(tmp_path)
+    sentences = corpus_mod.sentences_of(None, str(path))
+    if scanner == "python":
+        result = vocab.scan(sentences, record=corpus_mod.RECORD_ALL, memory=4)
+    else:
+        result = file_scan.scan_file(str(path), record=corpus_mod.RECORD_ALL, block_ids=3, memory=4)
+    assert result.raw_vocab == vocab.scan(sentences).raw_vocab
+    raw = [block for block, _ in result.recorded.blocks]
+    in_memory = [b for b in raw if isinstance(b, np.ndarray)]
+    assert sum(map(len, in_memory)) <= 4 and len(in_memory) < len(raw)   # the rest in the file
+    assert all(isinstance(b, corpus_mod.SpilledArray) for b in raw if not isinstance(b, np.ndarray))
+    key_to_index = {w: i for i, w in enumerate(["a", "b", "w3", "w0", "x"])}
+    expected = corpus_mod.encode(sentences, key_to_index)
+    got = corpus_mod.encode_recorded(result.recorded, key_to_index, spill_words=100)
+    assert expected.mapping is None and got.mapping is not None      # 2,142 kept ids > 100: in a file
+    for name in ("ids", "bounds", "raw_words"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(expected, name))
+
+
+def _resident_kb(array) -> int:
+    """Resident KB of the mapping that holds ``array`` (Linux's /proc/self/smaps)."""
+    address, rss, inside = array.ctypes.data, None, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                lo, hi = (int(x, 16) for x in head.split("-"))
+                inside = lo <= address < hi
+            elif inside and head == "Rss:":
+                rss = int(line.split()[1])
+    return rss
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux's /proc/self/smaps")
+def test_release_drops_a_trained_range_of_a_mapped_corpus_from_memory():
+    """A corpus in a file is resident only where it is read: release() gives a range's pages back, and
+    the ids read the same afterwards (from the file)."""
+    vocabulary = {str(i): i for i in range(70_000)}                       # > 65,535 words: int32 ids
+    encoded = corpus_mod.encode([[str(i) for i in range(j, 70_000, 70)] for j in range(1000)], vocabulary,
+                                spill_words=1 << 16)
+    assert encoded.mapping is not None and encoded.ids.nbytes > 3_900_000         # ~1M int32 ids
+    total = int(encoded.ids.sum(dtype=np.int64))                          # every page read
+    assert _resident_kb(encoded.ids) > 3_800
+    encoded.release(0, len(encoded.ids) // 2)
+    assert 1_800 < _resident_kb(encoded.ids) < 2_200                      # the second half only
+    encoded.release(len(encoded.ids) // 2, len(encoded.ids))
+    assert _resident_kb(encoded.ids) < 100
+    assert int(encoded.ids.sum(dtype=np.int64)) == total
+    in_memory = corpus_mod.encode([["1", "2"]], {"1": 0, "2": 1})
+    in_memory.release(0, 2)                                               # held in memory: nothing to drop
+    assert in_memory.ids.tolist() == [0, 1]
+
+
+def test_training_from_a_corpus_in_files_equals_training_from_memory(tmp_path):
+    """spill_words small enough that the scan's record and the encoded corpus both go to files (and each
+    trained chunk is released): the same vectors as with the corpus in memory, the same seed and thread."""
+    path = tmp_path / "lee.txt"
+    path.write_text(Path(datapath("lee_background.cor")).read_text())
+    common = dict(corpus_file=str(path), vector_size=16, min_count=2, epochs=2, workers=1, seed=3,
+                  chunk_words=1 << 12)
+    in_memory = Word2Vec(**common)
+    in_files = Word2Vec(spill_words=1000, **common)
+    np.testing.assert_array_equal(in_files.wv.vectors, in_memory.wv.vectors)
 
 
 def test_ids_take_two_bytes_under_a_vocabulary_of_at_most_65535_words():

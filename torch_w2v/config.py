@@ -55,8 +55,9 @@ class TrainConfig:
     chunk_words: int | None = None  # corpus tokens between two progress/checkpoint points; bounds the
     #                                 pipeline's working memory. None = the pipeline's default
     #                                 (training/pipelines.py: 2**21 tokens, 2**16 host, 2**20 device)
-    spill_words: int = 1 << 26      # the encoded corpus (2 bytes a token under 65,536 words, else 4) stays
+    spill_words: int = 1 << 24      # the encoded corpus (2 bytes a token under 65,536 words, else 4) stays
     #                                 in memory up to this many tokens, beyond that in a memory-mapped file
+    #                                 whose pages training drops chunk by chunk (EncodedCorpus.release)
     engine: str = "auto"            # the step (training/registry.py): "fused" (C on the CPU, built at
     #                                 install), "triton" (CUDA, or the CPU under TRITON_INTERPRET=1),
     #                                 "torch" (any device); "auto": fused on CPU, triton on CUDA, else torch

@@ -11,6 +11,7 @@ sentence bounds) and every epoch reads that, instead of re-tokenising.
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -192,6 +193,7 @@ def sentences_of(sentences=None, corpus_file=None):
     return _Pieces(LineSentence(corpus_file)) if corpus_file is not None else sentences
 
 
+RECORD_ALL = 1 << 62  # a record limit no corpus reaches: the scan keeps all of it (in a file past its memory)
 SHORT_IDS = (1 << 16) - 1  # vocabularies of at most this many words encode to uint16 ids (one value spare)
 
 
@@ -208,11 +210,25 @@ class EncodedCorpus:
     ``ids`` (N,) of :func:`id_dtype` (uint16 or int32) and ``bounds`` (S+1,) int64, sentence ``s`` being
     ``ids[bounds[s]:bounds[s+1]]``; ``raw_words`` (S,) int64 counts every token of each sentence,
     out-of-vocabulary ones included.
-    Large corpora are held in memory-mapped temporary files (see :func:`encode`).
+    Large corpora are held in memory-mapped temporary files (see :func:`encode`): ``mapping`` is then the
+    ``mmap`` the ids are read from, and :meth:`release` drops the pages of a trained range from the process.
     """
     ids: np.ndarray
     bounds: np.ndarray
     raw_words: np.ndarray
+    mapping: mmap.mmap | None = None
+
+    def release(self, lo: int, hi: int) -> None:
+        """Drop ``ids[lo:hi]`` from this process's resident memory where the ids are mapped from a file
+        (nothing otherwise): they stay in the file (and the page cache) and are read again when next used,
+        so a corpus larger than memory is resident only a chunk at a time."""
+        if self.mapping is None or hi <= lo:
+            return
+        size = self.ids.itemsize
+        start = (lo * size) // mmap.PAGESIZE * mmap.PAGESIZE
+        end = min(len(self.mapping), -(-hi * size // mmap.PAGESIZE) * mmap.PAGESIZE)
+        if end > start:
+            self.mapping.madvise(mmap.MADV_DONTNEED, start, end - start)
 
     @property
     def n_sentences(self) -> int:
@@ -224,15 +240,20 @@ class EncodedCorpus:
 
 
 class _GrowingArray:
-    """Append-only 1-D array that moves to a memory-mapped temporary file once it holds ``spill`` items.
+    """Append-only 1-D array that moves to a memory-mapped temporary file once it holds ``spill`` items
+    (at once when ``capacity``, the expected size, is larger).
 
     In memory it is one buffer, ``capacity`` items to start with (the expected size, when known) and
-    doubled when full, so the ids are never held twice as a list of blocks and their concatenation."""
+    doubled when full, so the ids are never held twice as a list of blocks and their concatenation.
+    In a file, :meth:`finish` maps it read-only and ``mapping`` is the ``mmap``."""
 
     def __init__(self, dtype, spill: int, capacity: int = 1 << 16):
         self.dtype, self.spill = np.dtype(dtype), spill
-        self.buffer = np.empty(max(1, min(int(capacity), spill)), self.dtype)
-        self.n, self.file = 0, None
+        self.n, self.file, self.mapping = 0, None, None
+        if capacity > spill:
+            self.buffer, self.file = None, tempfile.TemporaryFile(prefix="torch_w2v_corpus_")
+        else:
+            self.buffer = np.empty(max(1, int(capacity)), self.dtype)
 
     def extend(self, values) -> None:
         block = np.asarray(values, dtype=self.dtype)
@@ -254,7 +275,42 @@ class _GrowingArray:
         if self.file is None:
             return self.buffer[:self.n]
         self.file.flush()
-        return np.memmap(self.file, dtype=self.dtype, mode="r", shape=(self.n,))
+        if self.n == 0:
+            return np.zeros(0, self.dtype)
+        self.mapping = mmap.mmap(self.file.fileno(), self.n * self.dtype.itemsize, access=mmap.ACCESS_READ)
+        return np.frombuffer(self.mapping, dtype=self.dtype, count=self.n)
+
+
+class SpilledArray:
+    """A 1-D array appended to a temporary file (:class:`SpillFile`), read back whole when used
+    (``np.asarray``), so that it is in memory only while it is used."""
+
+    def __init__(self, spill: SpillFile, offset: int, count: int, dtype):
+        self.spill, self.offset, self.count, self.dtype = spill, offset, count, np.dtype(dtype)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __array__(self, dtype=None, copy=None):
+        data = os.pread(self.spill.file.fileno(), self.count * self.dtype.itemsize, self.offset)
+        array = np.frombuffer(bytearray(data), dtype=self.dtype)
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+
+class SpillFile:
+    """An anonymous temporary file that arrays are appended to (:meth:`put`); deleted when closed or
+    collected."""
+
+    def __init__(self):
+        self.file, self.size = tempfile.TemporaryFile(prefix="torch_w2v_record_"), 0
+
+    def put(self, array: np.ndarray) -> SpilledArray:
+        self.file.seek(self.size)
+        self.file.write(array.tobytes())
+        self.file.flush()
+        spilled = SpilledArray(self, self.size, len(array), array.dtype)
+        self.size += array.nbytes
+        return spilled
 
 
 @dataclass
@@ -270,10 +326,12 @@ class RecordBlocks:
     """The vocabulary scan's record of a corpus as raw ids, gathered into blocks of whole sentences of at
     least ``block_ids`` ids while the corpus holds at most ``limit`` tokens (past it nothing is kept). Ids
     are stored as uint16 while the scan has seen at most 65,536 distinct words (every raw id fits), then
-    as int32. Blocks are never copied into a larger one, so the corpus is never held twice."""
+    as int32. Blocks are never copied into a larger one, so the corpus is never held twice. Past ``memory``
+    ids held in memory (default: ``limit``), the blocks go to a temporary file (:class:`SpilledArray`)."""
 
-    def __init__(self, limit: int, block_ids: int):
+    def __init__(self, limit: int, block_ids: int, memory: int | None = None):
         self.limit, self.block_ids = limit, block_ids
+        self.memory, self.resident, self.spill = limit if memory is None else memory, 0, None
         self.blocks, self.ids, self.lengths, self.pending, self.total = [], [], [], 0, 0
 
     def add(self, ids: np.ndarray, lengths: np.ndarray, sentence_open: bool, distinct: int) -> list | None:
@@ -297,7 +355,13 @@ class RecordBlocks:
 
     def _flush(self) -> None:
         if self.ids:
-            self.blocks.append((np.concatenate(self.ids), np.concatenate(self.lengths)))
+            raw = np.concatenate(self.ids)
+            if self.resident + len(raw) > self.memory:
+                self.spill = self.spill or SpillFile()
+                raw = self.spill.put(raw)
+            else:
+                self.resident += len(raw)
+            self.blocks.append((raw, np.concatenate(self.lengths)))
             self.ids, self.lengths, self.pending = [], [], 0
 
     def finish(self, keys: list) -> RecordedCorpus | None:
@@ -308,12 +372,12 @@ class RecordBlocks:
         return RecordedCorpus(self.blocks, keys)
 
 
-def encode_recorded(recorded: RecordedCorpus, key_to_index: dict) -> EncodedCorpus:
+def encode_recorded(recorded: RecordedCorpus, key_to_index: dict, spill_words: int = 1 << 24) -> EncodedCorpus:
     """The :class:`EncodedCorpus` of a recorded corpus under the vocabulary ``key_to_index``: what
-    :func:`encode` gives for the same sentences. Two passes over the blocks: the first counts the kept
-    tokens of every sentence, the second copies them into one array of exactly the kept tokens, freeing each
-    block once copied, so the corpus is never held twice (the peak is the raw blocks plus one block's
-    temporaries)."""
+    :func:`encode` gives for the same sentences (past ``spill_words`` kept ids, in a memory-mapped temporary
+    file). Two passes over the blocks: the first counts the kept tokens of every sentence, the second copies
+    them into one array of exactly the kept tokens, freeing each block once copied, so the corpus is never
+    held twice (the peak is the raw blocks in memory plus one block's temporaries)."""
     dtype = id_dtype(len(key_to_index))
     dropped = np.iinfo(dtype).max if dtype == np.uint16 else -1
     table = np.fromiter((key_to_index.get(w, dropped) for w in recorded.keys), dtype=dtype,
@@ -322,28 +386,26 @@ def encode_recorded(recorded: RecordedCorpus, key_to_index: dict) -> EncodedCorp
     kept_lengths, raw_lengths, total = [], [], 0
     for raw, lengths in recorded.blocks:
         kept_before = np.zeros(len(raw) + 1, dtype=np.int32)  # a block holds < 2**31 ids
-        np.cumsum(table[raw] != dropped, out=kept_before[1:])                                      # (n + 1,)
+        np.cumsum(table[np.asarray(raw)] != dropped, out=kept_before[1:])                          # (n + 1,)
         ends = np.cumsum(lengths)                                                                  # (s,)
         kept_lengths.append(kept_before[ends] - kept_before[ends - lengths])
         raw_lengths.append(lengths.copy())
         total += int(kept_before[-1])
         del kept_before
-    ids = np.empty(total, dtype=dtype)  # its pages become resident as the blocks are freed
-    write = 0
+    ids = _GrowingArray(dtype, spill_words, total)  # in memory: its pages become resident as blocks are freed
     while recorded.blocks:
         raw, _ = recorded.blocks.pop(0)
-        mapped = table[raw]                                                                       # (n,)
+        mapped = table[np.asarray(raw)]                                                           # (n,)
         del raw
-        kept = mapped[mapped != dropped]
-        ids[write:write + len(kept)] = kept
-        write += len(kept)
-        del mapped, kept
+        ids.extend(mapped[mapped != dropped])
+        del mapped
         release_freed_memory()  # a block freed inside the C heap stays resident until trimmed
     lengths = np.concatenate(kept_lengths) if kept_lengths else np.zeros(0, dtype=np.int64)
     bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=bounds[1:])
     raw_words = np.concatenate(raw_lengths) if raw_lengths else np.zeros(0, dtype=np.int64)
-    return EncodedCorpus(ids, bounds, raw_words)
+    array = ids.finish()
+    return EncodedCorpus(array, bounds, raw_words, ids.mapping)
 
 
 def file_identity(path) -> tuple | None:
@@ -357,13 +419,14 @@ def file_identity(path) -> tuple | None:
     return os.path.realpath(path), st.st_size, st.st_mtime_ns
 
 
-def encode(sentences, key_to_index: dict, spill_words: int = 1 << 26, expected_words: int | None = None,
+def encode(sentences, key_to_index: dict, spill_words: int = 1 << 24, expected_words: int | None = None,
            expected_sentences: int | None = None) -> EncodedCorpus:
     """Map an iterable of token lists to an :class:`EncodedCorpus`; out-of-vocabulary tokens are dropped.
 
-    Past ``spill_words`` ids (default 64M: 128 MB of uint16, 256 MB of int32) the ids go to a memory-mapped
-    temporary file, so memory stays bounded by the chunk size, not by the corpus size. ``expected_words`` and
-    ``expected_sentences`` (the vocabulary scan's counts) size the buffers at once.
+    Past ``spill_words`` ids (default 16M: 32 MB of uint16, 64 MB of int32) the ids go to a memory-mapped
+    temporary file (at once when ``expected_words`` is larger), and training releases each chunk's pages
+    (:meth:`EncodedCorpus.release`), so memory stays bounded by the chunk size, not by the corpus size.
+    ``expected_words`` and ``expected_sentences`` (the vocabulary scan's counts) size the buffers at once.
     """
     words, sentences_hint = int(expected_words or 1 << 16), int(expected_sentences or 1 << 12)
     ids = _GrowingArray(id_dtype(len(key_to_index)), spill_words, words)
@@ -392,4 +455,4 @@ def encode(sentences, key_to_index: dict, spill_words: int = 1 << 26, expected_w
     lengths = lengths.finish()
     bounds = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=bounds[1:])
-    return EncodedCorpus(ids.finish(), bounds, np.asarray(raw.finish()))
+    return EncodedCorpus(ids.finish(), bounds, np.asarray(raw.finish()), ids.mapping)

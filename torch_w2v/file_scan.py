@@ -28,12 +28,14 @@ logger = logging.getLogger("torch_w2v")
 INVALID_UTF8, NO_MEMORY = -1, -2  # w2v_scan_feed's errors
 
 
-def scan_file(path, progress_per: int = 10000, record: int = 0, block_ids: int = RECORD_BLOCK):
+def scan_file(path, progress_per: int = 10000, record: int = 0, block_ids: int = RECORD_BLOCK,
+              memory: int | None = None):
     """The :class:`~torch_w2v.vocab.ScanResult` of the corpus file ``path`` (as ``vocab.scan`` of its
     sentences, without pruning), or None when C cannot scan it (no library, not valid UTF-8).
 
     ``record`` > 0: also keep the corpus as raw ids while it holds at most ``record`` tokens, in blocks of
-    whole sentences of at least ``block_ids`` ids (a long line's block is as long as the line).
+    whole sentences of at least ``block_ids`` ids (a long line's block is as long as the line), past
+    ``memory`` ids in a temporary file (:class:`~torch_w2v.corpus.RecordBlocks`).
     """
     lib = load()
     if lib is None:
@@ -42,7 +44,7 @@ def scan_file(path, progress_per: int = 10000, record: int = 0, block_ids: int =
     if not state:
         raise MemoryError("torch_w2v: no memory for the vocabulary scan's tables.")
     try:
-        return _scan(lib, state, path, progress_per, RecordBlocks(record, block_ids) if record > 0 else None)
+        return _scan(lib, state, path, progress_per, RecordBlocks(record, block_ids, memory) if record > 0 else None)
     finally:
         lib.w2v_scan_free(state)
 

@@ -53,7 +53,8 @@ class VocabReport:
                 "num_retained_words": self.num_retained_words}
 
 
-def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000, record: int = 0) -> ScanResult:
+def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000, record: int = 0,
+         memory: int | None = None) -> ScanResult:
     """Count words of an iterable of token lists, pruning as gensim does when over ``max_vocab_size``.
 
     Pruning: whenever the raw vocabulary grows past ``max_vocab_size``, words with a count below
@@ -61,11 +62,12 @@ def scan(sentences, max_vocab_size=None, trim_rule=None, progress_per=10000, rec
 
     ``record`` > 0 (and no ``max_vocab_size``): also keep the corpus as raw ids (each word's index in order
     of first appearance) while it holds at most ``record`` tokens, so that training can encode it without
-    reading it again (:func:`torch_w2v.corpus.encode_recorded`). The words are then counted from those ids.
+    reading it again (:func:`torch_w2v.corpus.encode_recorded`), past ``memory`` ids in a temporary file. The
+    words are then counted from those ids.
     """
     vocab = Counter()
     index = defaultdict(itertools.count().__next__) if record and not max_vocab_size else None
-    kept = RecordBlocks(record, RECORD_BLOCK) if index is not None else None
+    kept = RecordBlocks(record, RECORD_BLOCK, memory) if index is not None else None
     # a sentence's raw ids and length go to these arrays, handed to `kept` a block at a time
     ids, lengths = array.array("i"), array.array("q")
     continuing = False

@@ -75,8 +75,10 @@ class Word2Vec:
         See :mod:`torch_w2v.training.pipelines`.
     spill_words : int, optional
         The corpus, encoded as 2-byte ids (under 65,536 words; else 4-byte) for training, stays in memory up
-        to this many tokens (default 2**26) and goes to a memory-mapped temporary file beyond, so memory does
-        not grow with the corpus.
+        to this many tokens (default 2**24) and goes to a memory-mapped temporary file beyond, whose pages
+        training drops from memory chunk by chunk, so memory does not grow with the corpus (the file takes
+        2 or 4 bytes a token of temporary disk space; a ``corpus_file`` scanned by ``build_vocab`` is kept
+        there as raw ids too until training encodes it).
     sync_words : int, optional
         With torch.distributed: words each rank trains between merges of the ranks' weights
         (default 131072); see :mod:`torch_w2v.distributed`.
@@ -215,7 +217,7 @@ class Word2Vec:
             if getattr(self, "_recorded", None) is not None:  # encode the scanned file once, now, before
                 identity, recorded = self._recorded          # the weights: its word list dies first
                 self._recorded = None
-                encoded = corpus_mod.encode_recorded(recorded, self.wv.key_to_index)
+                encoded = corpus_mod.encode_recorded(recorded, self.wv.key_to_index, self.spill_words)
                 self._encoded = (identity, len(self.wv), encoded)
             release_freed_memory()  # the scan's dict of every distinct word is gone: give its pages back
             self.prepare_weights(update=update)
@@ -245,15 +247,17 @@ class Word2Vec:
             self._recorded = None
             total_words, corpus_count = self._scan_vocab(corpus_iterable, progress_per, trim_rule)
         else:
-            # a local corpus_file is kept as raw ids, so that train() on the same file need not read it again
+            # a local corpus_file is kept as raw ids (past spill_words in a temporary file), so that train() on
+            # the same file need not read it again
             identity = corpus_mod.file_identity(corpus_file) if not distributed.is_active() else None
-            record = self.spill_words if identity is not None else 0
+            record = corpus_mod.RECORD_ALL if identity is not None else 0
             result = None
             if not self.max_vocab_size:  # pruning as it counts is the Python scan's
-                result = file_scan.scan_file(corpus_file, progress_per, record)  # None: no library, not UTF-8
+                result = file_scan.scan_file(corpus_file, progress_per, record,  # None: no library, not UTF-8
+                                             memory=self.spill_words)
             if result is None:
                 result = vocab_mod.scan(corpus_mod.sentences_of(None, corpus_file), self.max_vocab_size,
-                                        trim_rule, progress_per, record)
+                                        trim_rule, progress_per, record, memory=self.spill_words)
             self.raw_vocab = result.raw_vocab
             self._recorded = (identity, result.recorded) if result.recorded is not None else None
             total_words, corpus_count = result.total_words, result.corpus_count

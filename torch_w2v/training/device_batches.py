@@ -41,6 +41,7 @@ class DeviceCorpus:
         n = len(corpus.ids)
         if n <= DEVICE_CACHE_WORDS:
             self.ids = torch.from_numpy(np.asarray(corpus.ids, dtype=np.int32)).to(device)          # (T,)
+            corpus.release(0, n)  # uploaded: a corpus mapped from a file leaves the host's memory
             self.sent = sentence_numbers(np.diff(np.asarray(corpus.bounds, dtype=np.int64)), torch.int32,
                                          device)                                                     # (T,)
 
@@ -49,6 +50,7 @@ class DeviceCorpus:
         if self.ids is not None:
             return self.ids[span.lo:span.hi], self.sent[span.lo:span.hi]
         ids = torch.from_numpy(np.asarray(self.corpus.ids[span.lo:span.hi], dtype=np.int32)).to(self.device)
+        self.corpus.release(span.lo, span.hi)  # copied to the device
         return ids, sentence_numbers(span.lengths, torch.int32, self.device)
 
 

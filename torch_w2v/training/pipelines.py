@@ -138,6 +138,7 @@ class HostPipeline(Pipeline):
 
     def _chunk(self, epoch, index, span, done, schedule) -> Chunk:
         ids = torch.from_numpy(np.asarray(self.corpus.ids[span.lo:span.hi], dtype=np.int64))              # (N,)
+        self.corpus.release(span.lo, span.hi)  # copied
         made = batching.make_chunk(
             ids, batching.sentence_numbers(span.lengths), sample_int=self.sample_int, window=self.window,
             shrink_windows=self.shrink_windows, batch_size=self.layout.batch_size,
@@ -272,6 +273,8 @@ class TokenPipeline(Pipeline):
                 for s, start, end in pieces])
             yield Chunk(index, sum(s.sentences for s, _, _ in pieces), sum(s.raw_words for s, _, _ in pieces),
                         [batch])
+            for s, _, _ in pieces:  # trained: a corpus mapped from a file is resident a chunk at a time
+                self.corpus.release(s.lo, s.hi)
 
 
 def resolve(cfg, step_class, pipeline: str, device: torch.device, threads: int, encoded, wv,

@@ -43,6 +43,7 @@ def expected_words(encoded, wv) -> float:
     counts = np.zeros(len(sample), dtype=np.int64)
     for start in range(0, len(encoded.ids), 1 << 20):
         counts += np.bincount(encoded.ids[start:start + (1 << 20)], minlength=len(sample))
+        encoded.release(start, start + (1 << 20))  # a corpus mapped from a file: counted, dropped
     # a plain sum, not `@`: a BLAS call leaves numpy's OpenBLAS threads spinning beside the training threads
     return float((counts * (sample.astype(np.float64) / (2**32 - 1))).sum())
 
