@@ -670,8 +670,8 @@ def parse_args(argv=None):
                         "60k words) or LineSentence files; built under bench_data/ (default: gcide)")
     p.add_argument("--sizes", type=_csv(str), default=["full"],
                    help="corpus sizes, comma-separated: word counts (a prefix of whole lines; past the corpus's "
-                        "size, the corpus repeated to it) or 'full' (default), e.g. 1000000,full,100000000 for "
-                        "the size sweep")
+                        "size, the corpus repeated to it) or 'full' (default), each for every corpus or, as "
+                        "NAME:SIZE, for the corpus NAME only; e.g. 1000000,full,dictd:100000000 for the sweep")
     p.add_argument("--scale-epochs", type=int, default=1,
                    help="epochs of a corpus repeated to a size (default 1): speed and memory at scale")
     p.add_argument("--seeds", type=int, default=1,
@@ -708,8 +708,10 @@ def parse_args(argv=None):
     p.add_argument("--probe", help=argparse.SUPPRESS)    # internal: machine facts (devices, comma-separated)
     args = p.parse_args(argv)
     for size in args.sizes:
-        if size != "full" and not (size.isdigit() and int(size) > 0):
-            p.error(f"--sizes takes word counts > 0 or 'full', got {size!r}")
+        name, _, words = size.rpartition(":")
+        if words != "full" and not (words.isdigit() and int(words) > 0) or (name and name not in args.corpus):
+            p.error(f"--sizes takes word counts > 0 or 'full', each alone or as NAME:SIZE with NAME one of the "
+                    f"--corpus names {','.join(args.corpus)}; got {size!r}")
     for name in ("epochs", "vector_size", "workers", "gensim_every", "seeds", "scale_epochs"):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -726,6 +728,9 @@ def _corpora(args) -> list:
     for name in args.corpus:
         info = corpus_mod.load(name)
         for size in sizes:
+            only, _, size = size.rpartition(":")
+            if only and only != name:
+                continue
             sized = info if size == "full" else corpus_mod.repeated(info, int(size))
             if sized.path not in [o.path for o, _ in out]:
                 out.append((sized, size != "full" and int(size) > info.words))

@@ -154,16 +154,20 @@ def test_the_lee_corpus_is_gensims_and_sizes_cut_prefixes_or_repeat_it(tmp_path,
     lee = corpus.load("lee")
     assert lee.path.endswith("lee_background.cor") and lee.words == 59890
     monkeypatch.setattr(corpus, "DATA_DIR", tmp_path)
-    args = bench.parse_args(["--corpus", "lee", "--sizes", "10000,full,150000,59890"])
+    args = bench.parse_args(["--corpus", "lee", "--sizes", "10000,full,lee:150000,59890"])
     infos = bench._corpora(args)
     assert [(i.words <= 10000, r) for i, r in infos] == [(True, False), (False, False), (False, True)]
+    with pytest.raises(SystemExit):  # a size for a corpus not asked for
+        bench.parse_args(["--corpus", "lee", "--sizes", "gcide:100000"])
     repeated = infos[2][0]  # 150,000 > Lee's size: Lee twice, then whole lines of a third copy
     text = Path(repeated.path).read_text().splitlines()
     lee_lines = Path(lee.path).read_text().splitlines()
-    assert text[:2 * len(lee_lines)] == lee_lines * 2 and text[2 * len(lee_lines):] == lee_lines[:len(text) - 2 * len(lee_lines)]
+    whole = 2 * len(lee_lines)
+    assert text[:whole] == lee_lines * 2 and text[whole:] == lee_lines[:len(text) - whole]
     assert 150000 - 1000 < repeated.words <= 150000 and "repeated to 150000 words" in repeated.source
     assert corpus.repeated(lee, 150000) == repeated  # cached
-    assert bench._corpus_label(dict(corpus=repeated.path, corpus_words=repeated.words, epochs=1)) == "lee_background repeated (0.15M, 1 epoch)"
+    label = bench._corpus_label(dict(corpus=repeated.path, corpus_words=repeated.words, epochs=1))
+    assert label == "lee_background repeated (0.15M, 1 epoch)"
 
 
 # ------------------------------------------------------------------------------------------ quality

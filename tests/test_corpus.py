@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
 from gensim.test.utils import datapath
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from torch_w2v import LineSentence, Word2Vec, sources
