@@ -252,29 +252,7 @@ def prefix(info: CorpusInfo, words: int, data_dir: Path | None = None) -> Corpus
     ``data_dir`` (default :data:`DATA_DIR`)."""
     if words >= info.words:
         return info
-    data_dir = DATA_DIR if data_dir is None else data_dir
-    src = Path(info.path)
-    out = data_dir / f"{src.stem}-{info.sha256[:8]}-first{words}.txt"
-    meta = out.with_suffix(".json")
-    source = f"first {words} words of {info.path} (sha256 {info.sha256[:16]})"
-    cached = _cached(out, meta, source)
-    if cached is not None:
-        return cached
-
-    def head():
-        count = 0
-        with open(src, encoding="utf-8") as fin:
-            for line in fin:
-                n = len(line.split())
-                if count + n > words:
-                    return
-                count += n
-                yield line.rstrip("\n")
-
-    _write_atomic(out, head())
-    info = describe(out, source=source)
-    _record(info, meta)
-    return info
+    return _cut(info, words, data_dir, "first", f"first {words} words of {info.path} (sha256 {info.sha256[:16]})")
 
 
 def repeated(info: CorpusInfo, words: int, data_dir: Path | None = None) -> CorpusInfo:
@@ -283,16 +261,25 @@ def repeated(info: CorpusInfo, words: int, data_dir: Path | None = None) -> Corp
     scale. Its vocabulary is the text's (only counts grow), so quality at that size says little."""
     if words <= info.words:
         return prefix(info, words, data_dir)
+    if info.words == 0:
+        raise ValueError(f"{info.path} holds no words: it cannot be repeated to {words:,} words.")
+    return _cut(info, words, data_dir, "repeated",
+                f"{info.path} (sha256 {info.sha256[:16]}) repeated to {words} words", repeat=True)
+
+
+def _cut(info: CorpusInfo, words: int, data_dir: Path | None, kind: str, source: str,
+         repeat: bool = False) -> CorpusInfo:
+    """The whole lines of ``info.path`` (read again from its start while ``repeat``) up to ``words`` tokens,
+    written to ``<stem>-<sha>-<kind><words>.txt`` under ``data_dir`` and cached."""
     data_dir = DATA_DIR if data_dir is None else data_dir
     src = Path(info.path)
-    out = data_dir / f"{src.stem}-{info.sha256[:8]}-repeated{words}.txt"
+    out = data_dir / f"{src.stem}-{info.sha256[:8]}-{kind}{words}.txt"
     meta = out.with_suffix(".json")
-    source = f"{info.path} (sha256 {info.sha256[:16]}) repeated to {words} words"
     cached = _cached(out, meta, source)
     if cached is not None:
         return cached
 
-    def copies():
+    def lines():
         count = 0
         while True:
             with open(src, encoding="utf-8") as fin:
@@ -302,8 +289,10 @@ def repeated(info: CorpusInfo, words: int, data_dir: Path | None = None) -> Corp
                         return
                     count += n
                     yield line.rstrip("\n")
+            if not repeat:
+                return
 
-    _write_atomic(out, copies())
+    _write_atomic(out, lines())
     info = describe(out, source=source)
     _record(info, meta)
     return info
