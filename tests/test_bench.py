@@ -166,6 +166,9 @@ def test_the_lee_corpus_is_gensims_and_sizes_cut_prefixes_or_repeat_it(tmp_path,
     assert text[:whole] == lee_lines * 2 and text[whole:] == lee_lines[:len(text) - whole]
     assert 150000 - 1000 < repeated.words <= 150000 and "repeated to 150000 words" in repeated.source
     assert corpus.repeated(lee, 150000) == repeated  # cached
+    (tmp_path / "empty.txt").write_text("\n")
+    with pytest.raises(ValueError, match="holds no words"):
+        corpus.repeated(corpus.load(tmp_path / "empty.txt"), 100)
     label = bench._corpus_label(dict(corpus=repeated.path, corpus_words=repeated.words, epochs=1))
     assert label == "lee_background repeated (0.15M, 1 epoch)"
 

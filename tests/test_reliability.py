@@ -199,6 +199,30 @@ def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, toy_sentences, 
     assert [p.name for p in tmp_path.iterdir()] == ["m.w2v"]  # no temporary file left behind
 
 
+FULL_DISK = """
+import resource, signal
+from torch_w2v import Word2Vec
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # past the limit a write fails with EFBIG, as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+try:
+    Word2Vec(corpus_file={path!r}, min_count=1, vector_size=8, epochs=1, workers=1, spill_words=1000)
+except OSError as exc:
+    print("OSError:", exc)
+"""
+
+
+def test_a_full_temporary_directory_says_where_and_how_to_make_room(tmp_path):
+    """A corpus past spill_words goes to temporary files: when they cannot grow (a real file size limit in a
+    real process, which fails writes as a full disk does), the error names the directory and the fixes."""
+    path = tmp_path / "c.txt"
+    path.write_text("a b c d e f g h\n" * 100_000)                  # 800k tokens: 1.6 MB of uint16 ids
+    proc = subprocess.run([sys.executable, "-c", FULL_DISK.format(path=str(path))], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "no room for the corpus's temporary file in" in proc.stdout and "TMPDIR" in proc.stdout, proc.stdout
+    assert "spill_words" in proc.stdout
+
+
 def test_encoded_corpus_spills_to_disk_past_the_threshold(tmp_path):
     sentences = [["a", "b", "c"]] * 1000
     small = corpus_mod.encode(sentences, {"a": 0, "b": 1, "c": 2}, spill_words=10**9)

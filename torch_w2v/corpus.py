@@ -239,6 +239,19 @@ class EncodedCorpus:
         return int(self.raw_words.sum())
 
 
+def _append(file, data: bytes | None = None) -> None:
+    """Write ``data`` to a temporary ``file`` of the corpus (None: flush it); a full disk (or a file size
+    limit) says where the file is and how to make room."""
+    try:
+        if data is not None:
+            file.write(data)
+        file.flush()
+    except OSError as exc:
+        raise OSError(exc.errno, f"no room for the corpus's temporary file in {tempfile.gettempdir()} "
+                                 f"({exc.strerror}): free space there, set TMPDIR to a directory with room for "
+                                 f"4 bytes a token, or raise spill_words to keep the corpus in memory") from None
+
+
 class _GrowingArray:
     """Append-only 1-D array that moves to a memory-mapped temporary file once it holds ``spill`` items
     (at once when ``capacity``, the expected size, is larger).
@@ -259,10 +272,10 @@ class _GrowingArray:
         block = np.asarray(values, dtype=self.dtype)
         if self.file is None and self.n + len(block) >= self.spill:
             self.file = tempfile.TemporaryFile(prefix="torch_w2v_corpus_")
-            self.file.write(self.buffer[:self.n].tobytes())
+            _append(self.file, self.buffer[:self.n].tobytes())
             self.buffer = None
         if self.file is not None:
-            self.file.write(block.tobytes())
+            _append(self.file, block.tobytes())
         else:
             if self.n + len(block) > len(self.buffer):
                 grown = np.empty(max(2 * len(self.buffer), self.n + len(block)), self.dtype)
@@ -274,7 +287,7 @@ class _GrowingArray:
     def finish(self) -> np.ndarray:
         if self.file is None:
             return self.buffer[:self.n]
-        self.file.flush()
+        _append(self.file)
         if self.n == 0:
             return np.zeros(0, self.dtype)
         self.mapping = mmap.mmap(self.file.fileno(), self.n * self.dtype.itemsize, access=mmap.ACCESS_READ)
@@ -306,8 +319,7 @@ class SpillFile:
 
     def put(self, array: np.ndarray) -> SpilledArray:
         self.file.seek(self.size)
-        self.file.write(array.tobytes())
-        self.file.flush()
+        _append(self.file, array.tobytes())
         spilled = SpilledArray(self, self.size, len(array), array.dtype)
         self.size += array.nbytes
         return spilled
