@@ -380,12 +380,6 @@ def _train_settings(args) -> TrainRun:
     if args.cbow is not None and args.sg is not None and args.sg == args.cbow:
         sub.error(f"-cbow {args.cbow} and --sg {args.sg} contradict each other; pass only one of them.")
     sg = args.sg if args.sg is not None else (1 - args.cbow if args.cbow is not None else 0)
-    if args.checkpoint and not args.resume and _restarted_by_torchrun() and os.path.isfile(args.checkpoint) \
-            and os.path.getsize(args.checkpoint):
-        # torchrun --max-restarts started this group again after a failure: go on from the last checkpoint
-        logger.warning("torchrun restart %s: resuming from %s", os.environ["TORCHELASTIC_RESTART_COUNT"],
-                       args.checkpoint)
-        args.resume = True
     if args.resume and not args.checkpoint:
         sub.error("--resume needs --checkpoint PATH: the file of the run to finish.")
     if args.init:
@@ -452,14 +446,6 @@ def _lost_ranks(args):
                  "pass --checkpoint PATH to keep the work done")
         raise CLIError(f"rank {distributed.rank()}: lost contact with another rank of the job ({first[:200]}); "
                        f"{after}.") from None
-
-
-def _restarted_by_torchrun() -> bool:
-    """True in a worker group torchrun (TorchElastic) has restarted after a failure (``--max-restarts``)."""
-    try:
-        return int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
-    except ValueError:
-        return False
 
 
 def _check_init(args, corpus):
@@ -539,6 +525,14 @@ def _run_train(run: TrainRun):
     verbose_logs = args.verbose or not (args.quiet or bar)
     _setup_logging(logging.INFO if verbose_logs else logging.WARNING)
     say = _sayer(args.quiet, verbose_logs)
+    if parallel and args.checkpoint and not args.resume and distributed.restarted() \
+            and os.path.isfile(args.checkpoint) and os.path.getsize(args.checkpoint):
+        # torchrun --max-restarts started the group again (a rank failed, or a node left or joined): every rank
+        # goes on from the last checkpoint
+        logger.warning("torchrun restarted the job's group (%i groups before this one): resuming from %s",
+                       distributed.groups_before(), args.checkpoint)
+        args.resume = True
+        _check_resume(run)
 
     from .word2vec import Word2Vec
 

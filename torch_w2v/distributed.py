@@ -25,6 +25,7 @@ import atexit
 import datetime
 import logging
 import os
+import time
 
 import numpy as np
 import torch
@@ -35,6 +36,10 @@ logger = logging.getLogger("torch_w2v")
 # this bounds a hang where it cannot tell, e.g. a stalled node)
 TIMEOUT = datetime.timedelta(seconds=int(os.environ.get("TORCH_W2V_DIST_TIMEOUT", "300")))
 _owns_group = False  # True once init_from_env created the process group (and so must destroy it)
+_groups_before = 0   # how many groups of this job met on its store before this one (init_from_env)
+KEYS = "torch_w2v"   # the store keys torch_w2v writes live under this prefix
+POLL = 0.02          # seconds between two looks at the store for a key another rank writes
+GREET_EVERY = 1.0    # seconds a rank waits to be welcomed before greeting rank 0 again
 
 
 def is_active() -> bool:
@@ -63,19 +68,83 @@ def init_from_env(device: str | None = None) -> bool:
         backend = "nccl" if use_cuda else "gloo"
         if use_cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        # torchrun's store outlives a restart (--max-restarts): a group of restart n keeps its keys under its
-        # own prefix, or its ranks would read the dead group's addresses and fail to connect
         store, rank_, size = next(dist.rendezvous("env://"))
         store.set_timeout(TIMEOUT)
-        restart = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
-        dist.init_process_group(backend=backend, store=dist.PrefixStore(f"torch_w2v/restart{restart}", store),
+        name, groups_before = _group_name(store, rank_, size)
+        dist.init_process_group(backend=backend, store=dist.PrefixStore(f"{KEYS}/group{name}", store),
                                 rank=rank_, world_size=size, timeout=TIMEOUT)
-        global _owns_group
-        _owns_group = True
+        global _owns_group, _groups_before
+        _owns_group, _groups_before = True, groups_before
         atexit.register(shutdown)
         logger.info("torch.distributed: rank %i of %i, backend %s", dist.get_rank(), dist.get_world_size(),
                     backend)
     return is_active()
+
+
+def _group_name(store, rank_: int, size: int) -> tuple[str, int]:
+    """Agree through ``store`` on a name that this group's ranks share and no earlier group of the job had,
+    and on how many groups met on the store before (0 at the job's start). Returns both, the same on every rank.
+
+    torchrun keeps one store for the whole job, so a restarted group finds the dead group's keys in it and would
+    connect to its dead ranks' addresses; its restart count cannot name the group, as it differs between nodes
+    (a node whose worker failed counts a restart, the others restart theirs for the change of members and do
+    not). Every process takes a ticket from a counter of the store. A restarted group's processes start once
+    every process of the group before has stopped, so whatever they write is theirs. Rank 0 clears the other
+    ranks' greetings, then answers each greeting (a rank's ticket, under a key of its rank) with the group's
+    name, its own ticket; a rank greets again until answered, in case rank 0 cleared its first greeting.
+    """
+    ticket = store.add(f"{KEYS}/tickets", 1)
+    if rank_ == 0:
+        groups_before = store.add(f"{KEYS}/groups", 1) - 1
+        name = f"{ticket}.{groups_before}"
+        for r in range(1, size):
+            store.delete_key(f"{KEYS}/hello/{r}")
+        for r in range(1, size):
+            _wait_for(store, f"{KEYS}/hello/{r}", TIMEOUT.total_seconds(), f"rank {r} to join")
+            store.set(f"{KEYS}/welcome/{int(store.get(f'{KEYS}/hello/{r}'))}", name)
+    else:
+        welcome, deadline = f"{KEYS}/welcome/{ticket}", time.monotonic() + TIMEOUT.total_seconds()
+        while True:
+            store.set(f"{KEYS}/hello/{rank_}", str(ticket))
+            left = deadline - time.monotonic()
+            if _wait_for(store, welcome, min(GREET_EVERY, max(left, 0.0)), "rank 0", fail=left <= GREET_EVERY):
+                break
+        name = store.get(welcome).decode()
+    return name, int(name.split(".")[1])
+
+
+def _wait_for(store, key: str, seconds: float, what: str, fail: bool = True) -> bool:
+    """Poll ``store`` until ``key`` exists: True; after ``seconds``, False, or (``fail``) an error naming
+    ``what`` was awaited and the setting that bounds the wait."""
+    end = time.monotonic() + seconds
+    while not store.check([key]):
+        if time.monotonic() >= end:
+            if fail:
+                raise RuntimeError(f"torch.distributed: waited {seconds:.0f} s for {what} in the group's store; "
+                                   f"a rank of the job did not start or stalled (the wait is "
+                                   f"TORCH_W2V_DIST_TIMEOUT={TIMEOUT.total_seconds():.0f} seconds)")
+            return False
+        time.sleep(POLL)
+    return True
+
+
+def restarted() -> bool:
+    """True on every rank of a group torchrun started again (``--max-restarts``: after a failure, or after a node
+    left or joined), False in the job's first group and outside ``torch.distributed``."""
+    if not is_active():
+        return False
+    try:
+        counted = int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0
+    except ValueError:
+        counted = False
+    # _groups_before: the same on every rank where torchrun shares its store with the workers (its default);
+    # the restart count: where each group has a store of its own (TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1)
+    return any_rank(_groups_before > 0 or counted)
+
+
+def groups_before() -> int:
+    """How many groups of this torchrun job met before this one (0: the job's first); see :func:`restarted`."""
+    return _groups_before
 
 
 def shutdown() -> None:
