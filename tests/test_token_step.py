@@ -51,13 +51,16 @@ def sigmoid(f):
     return EXP_TABLE[int((f + np.float32(MAX_EXP)) * np.float32(1000 // MAX_EXP // 2))]
 
 
-def train_rows(table, rows, labels, in_vec, work, lr):
-    for row, label in zip(rows, labels):
-        u = table[row]
-        f = np.float32(in_vec @ u)
-        if abs(f) >= MAX_EXP:
-            continue
-        g = np.float32((label - sigmoid(f)) * lr)
+def train_rows(heads, in_vec, work, lr):
+    """Every row of every head scored first (the rows as the context finds them: a noise word drawn twice scores
+    the same twice), then each row's update in order, work taking the row as the updates before left it."""
+    moving = []
+    for table, rows, labels in heads:
+        for row, label in zip(rows, labels):
+            f = np.float32(in_vec @ table[row])
+            if abs(f) < MAX_EXP:
+                moving.append((table[row], np.float32((label - sigmoid(f)) * lr)))
+    for u, g in moving:
         work += g * u
         u += g * in_vec
 
@@ -103,16 +106,14 @@ def reference(cfg, w, t, ids, bounds, lr_start, lr_end, seed):
             if cfg.sg:
                 for c in contexts:
                     work = np.zeros_like(syn0[0])
-                    for table, rows, labels in heads:
-                        train_rows(table, rows, labels, syn0[c], work, lr)
+                    train_rows(heads, syn0[c], work, lr)
                     syn0[c] += (1.0 if lockf is None else lockf[c]) * work
             elif contexts:
                 hidden = syn0[contexts].sum(axis=0)
                 if cfg.cbow_mean:
                     hidden /= len(contexts)
                 work = np.zeros_like(hidden)
-                for table, rows, labels in heads:
-                    train_rows(table, rows, labels, hidden, work, lr)
+                train_rows(heads, hidden, work, lr)
                 if not cfg.cbow_mean:
                     work /= len(contexts)
                 for c in contexts:

@@ -257,6 +257,154 @@ static double cbow_centre(const centre_t *c, const int64_t *ctx, const float *ma
 #undef W2V_CBOW
 }
 
+/* ---------------------------------------------------------------------------------------------------------
+ * The token step's trainers: a centre's output rows (its negative-sampling rows, then its Huffman path) are
+ * gathered once into one list of rows with their labels. Against an input vector `in` (a skip-gram context,
+ * or CBOW's hidden vector) every row is scored first, with the rows as they are when the context starts;
+ * then one sweep over the vector, a few registers of floats at a time, applies the updates row by row (work +=
+ * g_p u_p, u_p += g_p in), each block of `in` and of the accumulated work held in registers. The sequential
+ * form (train_rows_d) reads and writes `work` and reloads `in` for every row; this one loads each row once
+ * for its score and once for its update. The two differ only when a row appears twice in the list (a noise
+ * word drawn twice): its second score is then taken before its first update, not after.
+ */
+#define SWEEP_VECS 4
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(W2V_NO_VECTORS)  /* W2V_NO_VECTORS: the plain C path */
+#define W2V_VECTORS
+typedef float w2v_vec __attribute__((vector_size(32)));  /* 8 floats */
+static inline w2v_vec vec_load(const float *p) { w2v_vec v; memcpy(&v, p, sizeof v); return v; }
+static inline void vec_store(float *p, w2v_vec v) { memcpy(p, &v, sizeof v); }
+#endif
+
+typedef struct {
+    float **row;        /* (Q,) the centre's output rows */
+    float *label;       /* (Q,) */
+    float *g;           /* (Q,) scratch: the rows' gradients times the learning rate */
+    float **moving;     /* (Q,) scratch: the rows that are not saturated */
+    int Q;
+} centre_rows_t;
+
+#ifdef W2V_VECTORS
+/* The dot products of `in` with three rows at once: each block of `in` loaded once for the three. */
+W2V_ALWAYS_INLINE void dot3_d(const float *in, float *const *rows, float *out, int D) {
+    w2v_vec a[3][2] = {{{0}}};
+    int i = 0;
+    for (; i + 16 <= D; i += 16)
+        for (int h = 0; h < 2; h++) {
+            w2v_vec x = vec_load(in + i + 8 * h);
+            for (int k = 0; k < 3; k++) a[k][h] += x * vec_load(rows[k] + i + 8 * h);
+        }
+    for (int k = 0; k < 3; k++) {
+        w2v_vec v = a[k][0] + a[k][1];
+        if (i + 8 <= D) v += vec_load(in + i) * vec_load(rows[k] + i);
+        float sum = 0.0f;
+        for (int j = 0; j < 8; j++) sum += v[j];
+        for (int j = i + 8 <= D ? i + 8 : i; j < D; j++) sum += in[j] * rows[k][j];
+        out[k] = sum;
+    }
+}
+#endif
+
+/* Scores of the rows against `in`, their loss, and the list of rows to update (r->moving[0..return)) with
+ * their g. */
+W2V_ALWAYS_INLINE int score_rows_d(const centre_rows_t *r, const float *in, float lr, float max_exp,
+                                   const sigmoid_table_t *sig, int compute_loss, double *loss, int D) {
+    int m = 0;
+    float scores[3];
+    for (int q = 0; q < r->Q; q++) {
+#ifdef W2V_VECTORS
+        if (q % 3 == 0 && q + 3 <= r->Q) dot3_d(in, r->row + q, scores, D);
+        float f = q - q % 3 + 3 <= r->Q ? scores[q % 3] : dot(in, r->row[q], D);
+#else
+        float f = dot(in, r->row[q], D);
+#endif
+        if (compute_loss) *loss -= log_sigmoid(r->label[q] > 0.5f ? (double)f : -(double)f);
+        if (f <= -max_exp || f >= max_exp) continue;
+        r->g[m] = (r->label[q] - sig->value[(int)((f + max_exp) * sig->scale)]) * lr;
+        r->moving[m++] = r->row[q];
+    }
+    return m;
+}
+
+/* For rows 0..m-1 in order: acc += g_p u_p, then u_p += g_p in. Then, when `work` is NULL, in += scale * acc
+ * (skip-gram: the context's own update); else work = acc (CBOW: spread over the contexts afterwards).
+ * Blocks of SWEEP_VECS vectors of 8 floats (GCC's and clang's vector types: one AVX register each, two SSE
+ * ones without -march=native), then single vectors, then the last D % 8 floats one by one. */
+W2V_ALWAYS_INLINE void sweep_rows_d(float *const *u, const float *g, int m, float *in, float scale, float *work,
+                                    int D) {
+    int i0 = 0;
+#ifdef W2V_VECTORS
+#define W2V_SWEEP_BLOCK(NV) \
+    for (; i0 + (NV) * 8 <= D; i0 += (NV) * 8) { \
+        w2v_vec x[NV], acc[NV]; \
+        for (int k = 0; k < (NV); k++) x[k] = vec_load(in + i0 + 8 * k), acc[k] = (w2v_vec){0}; \
+        for (int p = 0; p < m; p++) { \
+            float *row = u[p] + i0; \
+            const float gp = g[p]; \
+            for (int k = 0; k < (NV); k++) { \
+                w2v_vec y = vec_load(row + 8 * k); \
+                acc[k] += gp * y; \
+                vec_store(row + 8 * k, y + gp * x[k]); \
+            } \
+        } \
+        for (int k = 0; k < (NV); k++) \
+            vec_store((work ? work : in) + i0 + 8 * k, work ? acc[k] : x[k] + scale * acc[k]); \
+    }
+    W2V_SWEEP_BLOCK(SWEEP_VECS)
+    W2V_SWEEP_BLOCK(1)
+#undef W2V_SWEEP_BLOCK
+#endif
+    for (; i0 < D; i0++) {
+        float acc = 0.0f, x = in[i0];
+        for (int p = 0; p < m; p++) {
+            float y = u[p][i0];
+            acc += g[p] * y;
+            u[p][i0] = y + g[p] * x;
+        }
+        if (work) work[i0] = acc;
+        else in[i0] = x + scale * acc;
+    }
+}
+
+/* Skip-gram for one centre of the token step: each of its n contexts (rows of syn0) against its rows. */
+W2V_ALWAYS_INLINE double sg_tokens_d(const centre_t *c, const centre_rows_t *r, const int64_t *ctx, int n, int D) {
+    double loss = 0.0;
+    for (int i = 0; i < n; i++) {
+        float *v = c->syn0 + ctx[i] * (int64_t)D;
+        int m = score_rows_d(r, v, c->lr, c->max_exp, c->sig, c->compute_loss, &loss, D);
+        sweep_rows_d(r->moving, r->g, m, v, c->lockf ? c->lockf[ctx[i]] : 1.0f, NULL, D);
+    }
+    return loss;
+}
+
+/* CBOW for one centre of the token step: the sum (or mean) of its n contexts against its rows, then every
+ * context moved by the same work vector (divided by their count when summing). */
+W2V_ALWAYS_INLINE double cbow_tokens_d(const centre_t *c, const centre_rows_t *r, const int64_t *ctx, int n,
+                                       float *work, float *hidden, int D) {
+    double loss = 0.0;
+    memset(hidden, 0, sizeof(float) * D);
+    for (int i = 0; i < n; i++) axpy(1.0f, c->syn0 + ctx[i] * (int64_t)D, hidden, D);
+    float inv = 1.0f / (float)n;
+    if (c->cbow_mean) for (int i = 0; i < D; i++) hidden[i] *= inv;
+    int m = score_rows_d(r, hidden, c->lr, c->max_exp, c->sig, c->compute_loss, &loss, D);
+    sweep_rows_d(r->moving, r->g, m, hidden, 0.0f, work, D);
+    if (!c->cbow_mean) for (int i = 0; i < D; i++) work[i] *= inv;
+    for (int i = 0; i < n; i++) axpy(c->lockf ? c->lockf[ctx[i]] : 1.0f, work, c->syn0 + ctx[i] * (int64_t)D, D);
+    return loss;
+}
+
+static double sg_tokens(const centre_t *c, const centre_rows_t *r, const int64_t *ctx, int n) {
+#define W2V_SG(size) sg_tokens_d(c, r, ctx, n, size)
+    W2V_SIZES(W2V_SG)
+#undef W2V_SG
+}
+
+static double cbow_tokens(const centre_t *c, const centre_rows_t *r, const int64_t *ctx, int n, float *work,
+                          float *hidden) {
+#define W2V_CBOW(size) cbow_tokens_d(c, r, ctx, n, work, hidden, size)
+    W2V_SIZES(W2V_CBOW)
+#undef W2V_CBOW
+}
+
 /* The head rows of centre b of a batch. */
 static head_rows_t batch_rows(const w2v_head_t *h, int64_t b) {
     head_rows_t r = {h->table, h->rows + b * h->P, h->labels + (h->labels_shared ? 0 : b * h->P),
@@ -393,30 +541,24 @@ W2V_EXPORT int w2v_train_tokens(const w2v_tokens_t *t, int64_t s_begin, int64_t 
     int64_t longest = 0;
     for (int64_t s = s_begin; s < s_end; s++)
         if (t->bounds[s + 1] - t->bounds[s] > longest) longest = t->bounds[s + 1] - t->bounds[s];
-    /* kept (longest,) int64 | ns rows (2, K + 1) int64 | ns labels (K + 1,), valid (2, K + 1) | work, hidden (D,) */
-    size_t bytes = sizeof(int64_t) * (size_t)(longest + 2 * (K + 1)) + sizeof(float) * (size_t)(3 * (K + 1) + 2 * D);
+    const int Q = (t->syn1neg ? K + 1 : 0) + (t->syn1 ? L : 0);  /* output rows a centre has at most */
+    /* kept (longest,) int64 | ns rows (2, K + 1) int64 | row, moving (Q,) pointers |
+     * valid (2, K + 1), label, g (Q,), work, hidden (D,) floats */
+    size_t bytes = sizeof(int64_t) * (size_t)(longest + 2 * (K + 1)) + sizeof(float *) * (size_t)(2 * Q) +
+                   sizeof(float) * (size_t)(2 * (K + 1) + 2 * Q + 2 * D);
     void *buffer = malloc(bytes > 0 ? bytes : 1);
     if (!buffer) return -1;
     int64_t *kept = buffer, *rows_buf = kept + longest;
-    float *ns_labels = (float *)(rows_buf + 2 * (K + 1)), *valid_buf = ns_labels + K + 1;
-    float *work = valid_buf + 2 * (K + 1), *hidden = work + D;
-    ns_labels[0] = 1.0f;
-    for (int k = 1; k <= K; k++) ns_labels[k] = 0.0f;
+    float **row_buf = (float **)(rows_buf + 2 * (K + 1)), **moving = row_buf + Q;
+    float *valid_buf = (float *)(moving + Q), *label = valid_buf + 2 * (K + 1), *g = label + Q;
+    float *work = g + Q, *hidden = work + D;
     ahead_t draws[2] = {{0, rows_buf, valid_buf, 0}, {0, rows_buf + K + 1, valid_buf + K + 1, 0}};
     draws[0].valid[0] = draws[1].valid[0] = 1.0f;
+    centre_rows_t r = {row_buf, label, g, moving, 0};
 
     sigmoid_table_t sig;
     sigmoid_table(&sig, t->max_exp);
     centre_t c = {t->syn0, t->lockf, {{0}}, 0, D, t->cbow_mean, t->compute_loss, t->lr_start, t->max_exp, &sig};
-    head_rows_t *ns = NULL, *hs = NULL;
-    if (t->syn1neg) {
-        ns = &c.heads[c.n_heads++];
-        ns->table = t->syn1neg, ns->labels = ns_labels, ns->P = K + 1;
-    }
-    if (t->syn1) {
-        hs = &c.heads[c.n_heads++];
-        hs->table = t->syn1;
-    }
     double loss = 0.0;
     int64_t n_kept = 0;
     for (int64_t s = s_begin; s < s_end; s++) {
@@ -438,18 +580,23 @@ W2V_EXPORT int w2v_train_tokens(const w2v_tokens_t *t, int64_t s_begin, int64_t 
             const int w = a->w;
             int64_t lo = i - w > 0 ? i - w : 0, hi = i + w + 1 < n ? i + w + 1 : n;
             const int64_t centre = kept[i];
-            if (ns) ns->rows = a->rows, ns->valid = a->valid;
-            if (hs) {
-                hs->rows = t->points + centre * L, hs->labels = t->codes + centre * L;
-                hs->valid = t->code_valid + centre * L, hs->P = a->hs_P;
+            r.Q = 0;  /* the centre's rows: its positive and noise rows, then its Huffman path */
+            if (t->syn1neg)
+                for (int k = 0; k <= K; k++)
+                    if (a->valid[k] != 0.0f)
+                        r.row[r.Q] = t->syn1neg + a->rows[k] * (int64_t)D, r.label[r.Q++] = k == 0 ? 1.0f : 0.0f;
+            if (t->syn1) {
+                const int64_t *points = t->points + centre * L;
+                const float *codes = t->codes + centre * L;
+                for (int p = 0; p < a->hs_P; p++) r.row[r.Q] = t->syn1 + points[p] * (int64_t)D, r.label[r.Q++] = codes[p];
             }
             if (t->sg) {  /* the contexts left of the centre, then right of it */
-                loss += sg_centre(&c, kept + lo, NULL, (int)(i - lo), work);
-                loss += sg_centre(&c, kept + i + 1, NULL, (int)(hi - i - 1), work);
+                loss += sg_tokens(&c, &r, kept + lo, (int)(i - lo));
+                loss += sg_tokens(&c, &r, kept + i + 1, (int)(hi - i - 1));
             } else if (hi - lo > 1) {
                 /* CBOW reads the contexts as one list: move the centre out of the way, then back */
                 kept[i] = kept[lo];
-                loss += cbow_centre(&c, kept + lo + 1, NULL, (int)(hi - lo - 1), work, hidden);
+                loss += cbow_tokens(&c, &r, kept + lo + 1, (int)(hi - lo - 1), work, hidden);
                 kept[i] = centre;
             }
         }
