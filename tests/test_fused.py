@@ -443,6 +443,23 @@ def test_a_library_older_than_its_source_is_refused(tmp_path):
     assert "pip install -e ." in out.stdout
 
 
+@pytest.mark.slow
+def test_the_plain_c_path_of_the_token_step_equals_the_reference(tmp_path):
+    """Compilers without GCC's vector types (MSVC) build the token step's plain C loops: a real build of that
+    path (``-DW2V_NO_VECTORS``, without -march=native) passes the token step's reference test in every mode."""
+    if _compiler() is None:
+        pytest.skip("no C compiler or Python headers here")
+    pkg = _source_copy(tmp_path / "src")
+    build = _run([sys.executable, "setup.py", "build_ext", "--inplace"], pkg, CFLAGS="-DW2V_NO_VECTORS",
+                 TORCH_W2V_PORTABLE="1")
+    assert build.returncode == 0 and "could not build" not in build.stderr, build.stderr[-3000:]
+    out = _run([sys.executable, "-c", LOAD_SCRIPT + "print('from', fused.__file__)"], tmp_path, PYTHONPATH=str(pkg))
+    assert "reason: None" in out.stdout and f"from {pkg}" in out.stdout, out.stdout + out.stderr
+    tests = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "equals_the_reference",
+                  str(REPO / "tests" / "test_token_step.py")], tmp_path, PYTHONPATH=str(pkg))
+    assert tests.returncode == 0 and "\n30 passed" in tests.stdout, tests.stdout[-3000:]
+
+
 # --- the pool is closed when training ends ---------------------------------------------------------------
 
 def _step_threads():
