@@ -278,6 +278,7 @@ static inline void vec_store(float *p, w2v_vec v) { memcpy(p, &v, sizeof v); }
 typedef struct {
     float **row;        /* (Q,) the centre's output rows */
     float *label;       /* (Q,) */
+    float *score;       /* (Q,) scratch: the rows' dot products with the input vector */
     float *g;           /* (Q,) scratch: the rows' gradients times the learning rate */
     float **moving;     /* (Q,) scratch: the rows that are not saturated */
     int Q;
@@ -308,15 +309,13 @@ W2V_ALWAYS_INLINE void dot3_d(const float *in, float *const *rows, float *out, i
  * their g. */
 W2V_ALWAYS_INLINE int score_rows_d(const centre_rows_t *r, const float *in, float lr, float max_exp,
                                    const sigmoid_table_t *sig, int compute_loss, double *loss, int D) {
-    int m = 0;
-    float scores[3];
-    for (int q = 0; q < r->Q; q++) {
+    int q = 0, m = 0;
 #ifdef W2V_VECTORS
-        if (q % 3 == 0 && q + 3 <= r->Q) dot3_d(in, r->row + q, scores, D);
-        float f = q - q % 3 + 3 <= r->Q ? scores[q % 3] : dot(in, r->row[q], D);
-#else
-        float f = dot(in, r->row[q], D);
+    for (; q + 3 <= r->Q; q += 3) dot3_d(in, r->row + q, r->score + q, D);
 #endif
+    for (; q < r->Q; q++) r->score[q] = dot(in, r->row[q], D);
+    for (q = 0; q < r->Q; q++) {
+        const float f = r->score[q];
         if (compute_loss) *loss -= log_sigmoid(r->label[q] > 0.5f ? (double)f : -(double)f);
         if (f <= -max_exp || f >= max_exp) continue;
         r->g[m] = (r->label[q] - sig->value[(int)((f + max_exp) * sig->scale)]) * lr;
@@ -543,18 +542,18 @@ W2V_EXPORT int w2v_train_tokens(const w2v_tokens_t *t, int64_t s_begin, int64_t 
         if (t->bounds[s + 1] - t->bounds[s] > longest) longest = t->bounds[s + 1] - t->bounds[s];
     const int Q = (t->syn1neg ? K + 1 : 0) + (t->syn1 ? L : 0);  /* output rows a centre has at most */
     /* kept (longest,) int64 | ns rows (2, K + 1) int64 | row, moving (Q,) pointers |
-     * valid (2, K + 1), label, g (Q,), work, hidden (D,) floats */
+     * valid (2, K + 1), label, score, g (Q,), work, hidden (D,) floats */
     size_t bytes = sizeof(int64_t) * (size_t)(longest + 2 * (K + 1)) + sizeof(float *) * (size_t)(2 * Q) +
-                   sizeof(float) * (size_t)(2 * (K + 1) + 2 * Q + 2 * D);
+                   sizeof(float) * (size_t)(2 * (K + 1) + 3 * Q + 2 * D);
     void *buffer = malloc(bytes > 0 ? bytes : 1);
     if (!buffer) return -1;
     int64_t *kept = buffer, *rows_buf = kept + longest;
     float **row_buf = (float **)(rows_buf + 2 * (K + 1)), **moving = row_buf + Q;
-    float *valid_buf = (float *)(moving + Q), *label = valid_buf + 2 * (K + 1), *g = label + Q;
+    float *valid_buf = (float *)(moving + Q), *label = valid_buf + 2 * (K + 1), *score = label + Q, *g = score + Q;
     float *work = g + Q, *hidden = work + D;
     ahead_t draws[2] = {{0, rows_buf, valid_buf, 0}, {0, rows_buf + K + 1, valid_buf + K + 1, 0}};
     draws[0].valid[0] = draws[1].valid[0] = 1.0f;
-    centre_rows_t r = {row_buf, label, g, moving, 0};
+    centre_rows_t r = {row_buf, label, score, g, moving, 0};
 
     sigmoid_table_t sig;
     sigmoid_table(&sig, t->max_exp);
