@@ -184,7 +184,7 @@ def test_a_group_restarted_with_different_restart_counts_meets_on_the_jobs_store
     worker fails, that node's new worker has TORCHELASTIC_RESTART_COUNT=1 and the other node's (restarted for
     the change of members) 0. Real processes on a real TCPStore hosted as the agent hosts it: a first group
     meets; a second dies half-started (its rank 0 killed while waiting for rank 1), leaving its keys; a third,
-    with restart counts 0 and 1, must still meet (before: it waited for the timeout under two prefixes), and
+    with restart counts 0 and 1, must still meet (not wait out the timeout under two names), and
     every rank must agree that it is a restart."""
     import datetime
     import os
